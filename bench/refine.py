@@ -25,8 +25,9 @@ With a constant gradient norm, w_t is constant and lr_t is proportional to T - t
 to zero, the paper's worst-case optimal schedule. Rising norms at the start give a warmup, and
 norms that fall near the end give the rapid final annealing the paper reports.
 
-What the harness logs and how we use it. The runner records the global l2 norm of each step's
-gradient, not the l1 norm. For the Adam variant we use the l2 norm in place of the l1 norm:
+What the harness logs and how we use it. The runner records the global l2 norm of the
+gradient (at the step that ends each chunk of dispatched steps: every step when steps are
+slow, about every 20 ms of training when they are fast), not the l1 norm. For the Adam variant we use the l2 norm in place of the l1 norm:
 the two are proportional when the spread of the gradient's coordinates keeps its shape
 (||g||_1 is about sqrt(2d/pi) ||g||_2 for Gaussian-like coordinates), and a constant factor
 cancels in the normalisation. Curves of long runs are averaged in bins by the runner; the
@@ -177,12 +178,15 @@ def refine_record(
     if record.get("outcome") == "error":
         raise RefineError("the record is of a trial that failed (outcome error): no trace to use")
     curve = record.get("train_curve") or {}
-    steps = np.asarray(curve.get("step") or [], dtype=np.float64)
+    lr_steps = np.asarray(curve.get("step") or [], dtype=np.float64)
+    lrs = [None if v is None or not math.isfinite(v) else float(v)
+           for v in curve.get("learning_rate") or [None] * len(lr_steps)]
+    # The gradient norm is logged at its own steps (`grad_norm_step`); older records logged
+    # it at every step of `step`.
+    steps = np.asarray(curve.get("grad_norm_step", curve.get("step")) or [], dtype=np.float64)
     norms = np.asarray([np.nan if v is None else v for v in curve.get("grad_norm") or []],
                        dtype=np.float64)
-    lrs = [None if v is None or not math.isfinite(v) else float(v)
-           for v in curve.get("learning_rate") or [None] * len(steps)]
-    if steps.size != norms.size or steps.size != len(lrs):
+    if steps.size != norms.size or lr_steps.size != len(lrs):
         raise RefineError("the record's train_curve lists have different lengths")
     # A diverged run ends in non-finite norms: keep the finite prefix.
     finite = np.isfinite(norms) & (norms > 0)
@@ -192,14 +196,14 @@ def refine_record(
             f"the record has {end} usable gradient norms; refinement needs a logged run of at "
             "least 3 steps"
         )
-    steps, norms, lrs = steps[:end], norms[:end], lrs[:end]
+    steps, norms = steps[:end], norms[:end]
     grid, norms_on_grid = _uniform(steps, norms)
     width = max(1, int(filter_fraction * grid.size)) | 1
     smoothed = median_smooth(norms_on_grid, width)
     multipliers = refined_multipliers(smoothed, METHODS[method])
     known = [v for v in lrs if v is not None]
-    if len(known) == len(lrs):
-        applied = list(np.interp(grid, steps, np.asarray(known)))
+    if known and len(known) == len(lrs):
+        applied = list(np.interp(grid, lr_steps, np.asarray(known)))
     else:
         applied = [None] * grid.size
     spec = record.get("workload_spec") or {}

@@ -113,6 +113,20 @@ def test_binned_record_is_resampled_on_a_uniform_grid():
     np.testing.assert_allclose(schedule.multipliers, [1, 2 / 3, 1 / 3, 0])
 
 
+def test_norms_logged_at_their_own_steps():
+    """Records log the norm at the steps ending a chunk (`grad_norm_step`), the learning rate
+    at every step: the schedule lives on the norm's steps, the applied rate is interpolated."""
+    record = make_record([1.0] * 4, learning_rate=[0.04, 0.03, 0.02, 0.01])
+    record["train_curve"].update(grad_norm_step=[1, 2, 3, 4], grad_norm=[1.0, 1.0, 1.0])
+    with pytest.raises(refine.RefineError, match="different lengths"):
+        refine.refine_record(record)
+    record["train_curve"].update(grad_norm_step=[1, 2.5, 4], grad_norm=[2.0, 2.0, 2.0])
+    schedule = refine.refine_record(record, filter_fraction=0)
+    assert schedule.steps == [1, 2, 4]  # 2.5 rounds to 2 in the file
+    np.testing.assert_allclose(schedule.multipliers, [1, 0.5, 0])
+    np.testing.assert_allclose(schedule.applied_learning_rate, [0.04, 0.025, 0.01])
+
+
 def test_schedule_file_round_trip_and_stretching(tmp_path):
     schedule = refine.refine_record(make_record([1.0] * 5), filter_fraction=0)
     path = refine.write_schedule(schedule, tmp_path / "refined.json")
@@ -215,9 +229,11 @@ def science_cli():
 def test_refine_command_end_to_end(tmp_path):
     outcome = api.run(TinyRegression(target=-1.0, step_hint=40), "nadamw",
                       hparams={"learning_rate": 0.05}, results_dir=tmp_path / "results",
-                      settings=ProtocolSettings(max_steps=40, eval_every_steps=20,
+                      settings=ProtocolSettings(max_steps=40, eval_every_steps=1,
                                                 evaluate_test=False))
     assert outcome.record["outcome"] == "budget"
+    # one step per chunk (an evaluation after each): a gradient norm at every step
+    assert outcome.record["train_curve"]["grad_norm_step"] == list(range(1, 41))
     out = tmp_path / "refined.json"
     result = CliRunner().invoke(science_cli(), ["refine", "--from", str(tmp_path / "results"),
                                                 "--out", str(out)])

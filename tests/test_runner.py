@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from bench.protocol import Outcome, ProtocolSettings, SubmissionClock
@@ -132,8 +133,32 @@ def test_train_curve_logs_loss_grad_norm_and_learning_rate(tmp_path):
     assert curve["step"] == [1, 2, 3, 4, 5]
     # inject_hyperparams stores the schedule's value at the count *before* the update
     assert curve["learning_rate"] == pytest.approx([0.1, 0.09, 0.08, 0.07, 0.06])
-    assert all(norm > 0 for norm in curve["grad_norm"])
     assert curve["loss"][0] > curve["loss"][-1]
+    # the gradient norm is logged on the last step of each chunk: the run's end is one
+    assert curve["grad_norm_step"][-1] == 5
+    assert set(curve["grad_norm_step"]) <= set(curve["step"])
+    assert len(curve["grad_norm"]) == len(curve["grad_norm_step"])
+    assert all(norm > 0 for norm in curve["grad_norm"])
+
+
+def test_grad_norm_is_the_first_batch_gradient_norm(sgd_path):
+    """One step per chunk (an evaluation every step): the norm is logged at every step, and
+    the first is the least-squares gradient at w = 0, b = 0 on the first training batch."""
+    workload = TinyRegression(target=-1.0)
+    result = run_trial(
+        workload, load_submission(sgd_path), {"learning_rate": 0.1},
+        settings=ProtocolSettings(max_steps=3, eval_every_steps=1),
+    )
+    curve = result.train_curve
+    assert curve["grad_norm_step"] == [1, 2, 3]
+    batch = next(workload.train_batches(workload.spec.batch_size, 0))
+    x, y = batch["inputs"].astype(np.float64), batch["targets"].astype(np.float64)
+    residual = -y  # prediction 0 minus target
+    grad_w = 2.0 * x.T @ residual / len(y)
+    grad_b = 2.0 * residual.mean()
+    expected = np.sqrt(np.sum(grad_w ** 2) + grad_b ** 2)
+    assert curve["grad_norm"][0] == pytest.approx(expected, rel=1e-5)
+    assert curve["grad_norm"][1] < curve["grad_norm"][0]  # a descent step on least squares
 
 
 def test_learning_rate_is_null_when_unknown(sgd_path):
