@@ -10,7 +10,8 @@ Evaluation: a split is cut into batches of one fixed size; the last one is padde
 its first example and carries a "mask" (1 for real examples, 0 for padding), so every evaluation
 batch has the same shape and the evaluation step compiles once.
 
-`BatchStream` builds training batches on demand and can skip batches cheaply. `prefetch` runs a
+`BatchStream` builds training batches on demand and can skip batches cheaply; `ShuffledArrays`
+is the same order for datasets held in memory, gathered once per epoch. `prefetch` runs a
 batch iterator in a background thread, a few batches ahead of the consumer (the runner already
 prefetches training batches; workloads use it for evaluation batches that are slow to build).
 """
@@ -37,6 +38,55 @@ def shuffled_index_batches(
         order = rng.permutation(num_examples)
         for start in range(0, num_examples - batch_size + 1, batch_size):
             yield order[start:start + batch_size]
+
+
+class ShuffledArrays:
+    """Training batches of arrays held in memory, in the order of `shuffled_index_batches`.
+
+    Each epoch gathers the arrays once in that epoch's permuted order; its batches are then
+    contiguous slices (views, no copy), which makes `next` almost free: gathering every batch
+    separately kept a 1 ms training step waiting on data for 5% of its time. The batches are
+    the same as `{key: value[index]}` for the index batches of the same seed.
+    """
+
+    def __init__(self, arrays: Batch, batch_size: int, seed: int):
+        sizes = {len(value) for value in arrays.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"the arrays have different lengths: {sorted(sizes)}")
+        (self._num_examples,) = sizes
+        if not 0 < batch_size <= self._num_examples:
+            raise ValueError(
+                f"batch size {batch_size} must be in [1, {self._num_examples}] (the split size)"
+            )
+        self._arrays, self._batch_size = arrays, batch_size
+        self._per_epoch = self._num_examples // batch_size
+        self._rng = np.random.default_rng(seed)
+        self._order: np.ndarray | None = None  # the current epoch's permutation
+        self._epoch: Batch | None = None  # the arrays gathered in that order (lazily)
+        self._position = self._per_epoch  # batches taken from the current epoch
+
+    def __iter__(self) -> ShuffledArrays:
+        return self
+
+    def _advance(self) -> int:
+        """Move to the next batch; its first row in the current epoch's order."""
+        if self._position == self._per_epoch:
+            self._order, self._epoch, self._position = self._rng.permutation(self._num_examples), None, 0
+        self._position += 1
+        return (self._position - 1) * self._batch_size
+
+    def __next__(self) -> Batch:
+        start = self._advance()
+        if self._epoch is None:
+            self._epoch = {key: value[self._order] for key, value in self._arrays.items()}
+        stop = start + self._batch_size
+        return {key: value[start:stop] for key, value in self._epoch.items()}
+
+    def skip(self, count: int) -> ShuffledArrays:
+        """Pass over `count` batches without building them (resuming a trial)."""
+        for _ in range(count):
+            self._advance()
+        return self
 
 
 def batch_rng(seed: int, batch_number: int, stream: int = 0) -> np.random.Generator:

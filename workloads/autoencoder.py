@@ -97,11 +97,7 @@ class DigitsAutoencoderWorkload(Workload):
         return cross_entropy.mean(), model_state
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        data = self._split("train")
-        index_batches = _pipeline.shuffled_index_batches(len(data["inputs"]), batch_size, seed)
-        return _pipeline.BatchStream(
-            index_batches, lambda number, index: {"inputs": data["inputs"][index]}
-        )
+        return _pipeline.ShuffledArrays(self._split("train"), batch_size, seed)
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
         data = self._split(split)

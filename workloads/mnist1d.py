@@ -31,6 +31,7 @@ import optax
 
 from bench.environment import cache_root
 from bench.workload import Batch, Workload, WorkloadSpec
+from workloads import _pipeline
 
 NUM_CLASSES = 10
 NUM_EXAMPLES = 12_000
@@ -136,16 +137,8 @@ class Mnist1dWorkload(Workload):
         return loss, model_state
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        data = self._split("train")
-        n = len(data["targets"])
-        if batch_size > n:
-            raise ValueError(f"batch size {batch_size} exceeds the {n} training examples")
-        rng = np.random.default_rng(seed)
-        while True:  # reshuffle every epoch; drop the ragged end so every batch is full
-            order = rng.permutation(n)
-            for start in range(0, n - batch_size + 1, batch_size):
-                index = order[start:start + batch_size]
-                yield {"inputs": data["inputs"][index], "targets": data["targets"][index]}
+        """A new permutation per epoch, ragged end dropped (see `_pipeline.ShuffledArrays`)."""
+        return _pipeline.ShuffledArrays(self._split("train"), batch_size, seed)
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
         data = self._split(split)

@@ -176,12 +176,7 @@ class ModularArithmeticWorkload(Workload):
         return loss, model_state
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        data = self._split("train")
-        index_batches = _pipeline.shuffled_index_batches(len(data["targets"]), batch_size, seed)
-        return _pipeline.BatchStream(
-            index_batches,
-            lambda number, index: {key: value[index] for key, value in data.items()},
-        )
+        return _pipeline.ShuffledArrays(self._split("train"), batch_size, seed)
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
         data = self._split(split)
