@@ -123,6 +123,19 @@ def make_train_step(workload: Workload, optimizer: optax.GradientTransformation)
     return jax.jit(train_step)
 
 
+def _init_optimizer(optimizer: optax.GradientTransformation, params):
+    """`optimizer.init(params)`, compiled as one program when it can be.
+
+    Run op by op, a fresh process compiles every small operation of the initialisation
+    separately (about 1 s for NadamW on CPU, against 0.2 s compiled whole). An `init` that
+    cannot be traced is run as it is.
+    """
+    try:
+        return jax.jit(optimizer.init)(params)
+    except Exception:  # not traceable (Python logic on values): the submission's own way
+        return optimizer.init(params)
+
+
 WITH_NORM, WITHOUT_NORM = np.bool_(True), np.bool_(False)  # values of `with_grad_norm`
 
 
@@ -282,7 +295,7 @@ def _train(workload, submission, result, settings, on_progress, timer, checkpoin
             f"make_optimizer returned {type(optimizer).__name__}, "
             "not an optax.GradientTransformation"
         )
-    opt_state = optimizer.init(params)
+    opt_state = _init_optimizer(optimizer, params)
     train_step = make_train_step(workload, optimizer)
     mesh = devices.data_mesh()
     result.device_count = mesh.devices.size

@@ -167,3 +167,23 @@ def test_learning_rate_is_null_when_unknown(sgd_path):
         settings=ProtocolSettings(max_steps=3, eval_period=1e6),
     )
     assert result.train_curve["learning_rate"] == [None, None, None]
+
+
+def test_optimizer_init_that_cannot_be_traced_still_runs(tmp_path):
+    """The runner compiles `optimizer.init`; an init with Python logic on values runs as is."""
+    path = write_submission(tmp_path, '''
+        import jax.numpy as jnp
+        import optax
+        DEFAULT_HPARAMS = {}
+        def make_optimizer(hparams, workload_info):
+            base = optax.sgd(0.05)
+            def init(params):
+                if float(jnp.sum(params["w"])) != 0.0:  # needs concrete values
+                    raise AssertionError("the tiny workload starts at zero")
+                return base.init(params)
+            return optax.GradientTransformation(init, base.update)
+    ''', name="untraceable_init")
+    result = run_trial(TinyRegression(target=-1.0), load_submission(path), {},
+                       settings=ProtocolSettings(max_steps=3, eval_period=1e6))
+    assert result.outcome is Outcome.BUDGET, result.message
+    assert result.steps == 3
