@@ -41,7 +41,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import least_squares, lsq_linear
 
 DEFAULT_DECAY = 0.999
 ALPHA_BOUNDS = (0.01, 3.0)
@@ -194,6 +193,7 @@ def fit_law(curves: Sequence[Curve], decay: float = DEFAULT_DECAY,
         raise PredictError(f"{y.size} points after the warmup: too few to fit four constants")
     if np.any(s1 <= 0):
         raise PredictError("the forward area must be positive (a learning rate of 0 throughout?)")
+    from scipy.optimize import least_squares, lsq_linear  # imported on use: slow to import
 
     def linear_part(alpha: float):
         design = np.column_stack([np.ones_like(s1), s1 ** -alpha, -s2])

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 SCALINGS = ("linear", "log")
 
@@ -144,6 +143,8 @@ class SearchSpace:
         """`count` points of a scrambled Halton sequence, reproducible from `seed`."""
         if count < 1:
             raise ValueError("count must be at least 1")
+        from scipy.stats import qmc  # imported on use: scipy.stats takes 1-2 s to import
+
         sampler = qmc.Halton(d=len(self.dimensions), scramble=True, seed=np.random.default_rng(seed))
         quantiles = sampler.random(count)
         return [

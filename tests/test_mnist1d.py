@@ -1,5 +1,7 @@
 """The MNIST-1D workloads: locally generated data with fixed splits, and trainable models."""
 
+import sys
+
 import jax
 import numpy as np
 
@@ -17,7 +19,9 @@ def test_generation_is_deterministic_and_leaves_numpy_rng_alone(tmp_path, monkey
     np.testing.assert_array_equal(first["y"], second["y"])
     assert first["x"].shape == (300, 40) and first["x"].dtype == np.float32
     np.testing.assert_array_equal(np.random.get_state()[1], before)
-    cached = mnist1d.generate_mnist1d(num_examples=300)  # from the cache of "b"
+    # from the cache of "b", without importing the generator (slow to import)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)  # importing it now fails
+    cached = mnist1d.generate_mnist1d(num_examples=300)
     np.testing.assert_array_equal(cached["x"], second["x"])
 
 
