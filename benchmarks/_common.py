@@ -22,8 +22,13 @@ def harness_step_seconds(workload, submission, hparams, steps: int) -> tuple[flo
     return result.submission_time / result.steps, result
 
 
-def bare_step_seconds(workload, submission, hparams, steps: int) -> float:
-    """The same training, written as the plain jit-compiled Optax/Flax loop one would write."""
+def bare_step_seconds(workload, submission, hparams, steps: int,
+                      log_every: int | None = None) -> float:
+    """The same training, written as the plain jit-compiled Optax/Flax loop one would write.
+
+    With `log_every`, the loop reads the loss back every that many steps, as a loop that
+    prints its loss does (which synchronises host and device); without, it never waits.
+    """
     params, model_state = workload.init(jax.random.split(jax.random.key(0))[0])
     optimizer = submission.make_optimizer(hparams, workload.info(params))
     opt_state = optimizer.init(params)
@@ -45,6 +50,8 @@ def bare_step_seconds(workload, submission, hparams, steps: int) -> float:
     for index in range(steps):
         params, model_state, opt_state, loss = step(
             params, model_state, opt_state, next(batches), rng, np.int32(index))
+        if log_every and (index + 1) % log_every == 0:
+            float(loss)
     jax.block_until_ready((params, loss))
     return (time.perf_counter() - start) / steps
 
