@@ -25,12 +25,13 @@ With a constant gradient norm, w_t is constant and lr_t is proportional to T - t
 to zero, the paper's worst-case optimal schedule. Rising norms at the start give a warmup, and
 norms that fall near the end give the rapid final annealing the paper reports.
 
-What the harness logs and how we use it. The runner records the global l2 norm of the
-gradient (at the step that ends each chunk of dispatched steps: every step when steps are
-slow, about every 20 ms of training when they are fast), not the l1 norm. For the Adam variant we use the l2 norm in place of the l1 norm:
-the two are proportional when the spread of the gradient's coordinates keeps its shape
-(||g||_1 is about sqrt(2d/pi) ||g||_2 for Gaussian-like coordinates), and a constant factor
-cancels in the normalisation. Curves of long runs are averaged in bins by the runner; the
+What the harness logs and how we use it. The runner records the l2 and the l1 norm of the
+gradient at the step that ends each chunk of dispatched steps (every step when steps are slow,
+about every 20 ms of training when they are fast). The SGD rule uses the l2 norm, the Adam rule
+the l1 norm, as in the paper. Records written before the l1 norm was logged have only the l2
+norm; the Adam rule then uses it in place of the l1 norm: the two are proportional when the
+spread of the gradient's coordinates keeps its shape (||g||_1 is about sqrt(2d/pi) ||g||_2 for
+Gaussian-like coordinates), and a constant factor cancels in the normalisation. Curves of long runs are averaged in bins by the runner; the
 schedule is then computed on the bins (a uniform grid of steps), which rescales every tail
 sum by the same bin length and so leaves the normalised schedule unchanged up to the
 binning.
@@ -128,6 +129,7 @@ class RefinedSchedule:
     filter_fraction: float
     filter_width: int
     source: dict
+    norm: str = "l2"  # which norm of the gradient `grad_norm` holds: "l1" or "l2"
 
     @property
     def progress(self) -> list[float]:
@@ -148,6 +150,7 @@ class RefinedSchedule:
             "progress": self.progress,
             "multipliers": self.multipliers,
             "steps": self.steps,
+            "norm": self.norm,
             "grad_norm": self.grad_norm,
             "smoothed_grad_norm": self.smoothed_grad_norm,
             "applied_learning_rate": self.applied_learning_rate,
@@ -184,7 +187,9 @@ def refine_record(
     # The gradient norm is logged at its own steps (`grad_norm_step`); older records logged
     # it at every step of `step`.
     steps = np.asarray(curve.get("grad_norm_step", curve.get("step")) or [], dtype=np.float64)
-    norms = np.asarray([np.nan if v is None else v for v in curve.get("grad_norm") or []],
+    # The Adam rule wants the l1 norm (logged as grad_norm_l1 since it exists), SGD the l2 norm.
+    key = "grad_norm_l1" if method == "adam" and curve.get("grad_norm_l1") else "grad_norm"
+    norms = np.asarray([np.nan if v is None else v for v in curve.get(key) or []],
                        dtype=np.float64)
     if steps.size != norms.size or lr_steps.size != len(lrs):
         raise RefineError("the record's train_curve lists have different lengths")
@@ -231,6 +236,7 @@ def refine_record(
         filter_fraction=float(filter_fraction),
         filter_width=int(width),
         source=source,
+        norm="l1" if key == "grad_norm_l1" else "l2",
     )
 
 
@@ -348,7 +354,7 @@ def plot_refined(schedule: RefinedSchedule, path: str | Path, peak: float | None
               label=f"median filter (width {schedule.filter_width})")
     left.set_xlabel("step")
     left.set_yscale("log")  # spikes would flatten everything else on a linear axis
-    left.set_ylabel("gradient norm (global l2)")
+    left.set_ylabel(f"gradient norm (global {schedule.norm})")
     left.set_title("Gradient norms of the source run")
     left.legend(fontsize="small")
     if all(v is not None for v in schedule.applied_learning_rate):

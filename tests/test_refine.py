@@ -127,6 +127,20 @@ def test_norms_logged_at_their_own_steps():
     np.testing.assert_allclose(schedule.applied_learning_rate, [0.04, 0.025, 0.01])
 
 
+def test_adam_rule_uses_the_l1_norm_and_sgd_the_l2_norm():
+    record = make_record([1.0] * 4)  # l2 constant: linear decay
+    record["train_curve"]["grad_norm_l1"] = [2.0, 1.0, 1.0, 2.0]
+    adam = refine.refine_record(record, method="adam", filter_fraction=0)
+    # Adam rule on the l1 norms: w = 1/2, 1, 1, 1/2; products 1.25, 1.5, 0.5, 0 (by hand)
+    np.testing.assert_allclose(adam.multipliers, [1.25 / 1.5, 1.0, 0.5 / 1.5, 0.0])
+    assert adam.norm == "l1" and adam.to_json()["norm"] == "l1"
+    sgd = refine.refine_record(record, method="sgd", filter_fraction=0)
+    np.testing.assert_allclose(sgd.multipliers, [1.0, 2 / 3, 1 / 3, 0.0])
+    assert sgd.norm == "l2"
+    del record["train_curve"]["grad_norm_l1"]  # an older record: the l2 norm stands in
+    assert refine.refine_record(record, method="adam", filter_fraction=0).norm == "l2"
+
+
 def test_schedule_file_round_trip_and_stretching(tmp_path):
     schedule = refine.refine_record(make_record([1.0] * 5), filter_fraction=0)
     path = refine.write_schedule(schedule, tmp_path / "refined.json")

@@ -137,7 +137,7 @@ def test_train_curve_logs_loss_grad_norm_and_learning_rate(tmp_path):
     # the gradient norm is logged on the last step of each chunk: the run's end is one
     assert curve["grad_norm_step"][-1] == 5
     assert set(curve["grad_norm_step"]) <= set(curve["step"])
-    assert len(curve["grad_norm"]) == len(curve["grad_norm_step"])
+    assert len(curve["grad_norm"]) == len(curve["grad_norm_l1"]) == len(curve["grad_norm_step"])
     assert all(norm > 0 for norm in curve["grad_norm"])
 
 
@@ -158,6 +158,8 @@ def test_grad_norm_is_the_first_batch_gradient_norm(sgd_path):
     grad_b = 2.0 * residual.mean()
     expected = np.sqrt(np.sum(grad_w ** 2) + grad_b ** 2)
     assert curve["grad_norm"][0] == pytest.approx(expected, rel=1e-5)
+    assert curve["grad_norm_l1"][0] == pytest.approx(np.sum(np.abs(grad_w)) + abs(grad_b),
+                                                      rel=1e-5)
     assert curve["grad_norm"][1] < curve["grad_norm"][0]  # a descent step on least squares
 
 
