@@ -94,11 +94,11 @@ def make_train_step(workload: Workload, optimizer: optax.GradientTransformation)
 
     Returns the new state and the scalars logged for the step: the training loss, the learning
     rate applied (see `applied_learning_rate`) and the global l2 and l1 norms of the gradient,
-    which are computed only when the traced flag `with_grad_norm` is true (NaN otherwise). The runner asks for it
-    on the last step of each chunk of dispatched steps: on XLA's CPU backend the norm costs one
-    extra kernel per parameter array, which added 5-9% to a 1 ms step when computed at every
-    step, while the branch not taken costs nothing measurable (benchmarks/step_overhead.py).
-    A traced flag, not a static one, so that the step compiles once.
+    computed only when the traced flag `with_grad_norm` is true (NaN otherwise). The runner
+    asks for them on the last step of each chunk of dispatched steps: on XLA's CPU backend a
+    norm costs one extra kernel per parameter array, which added 5-9% to a 1 ms step when
+    computed at every step, while the branch not taken costs nothing measurable
+    (benchmarks/step_overhead.py). A traced flag, not a static one, so the step compiles once.
     """
 
     def grad_norms(grads):
@@ -263,7 +263,7 @@ def run_trial(
 @dataclasses.dataclass
 class _Curve:
     """Scalars logged by the training step: loss and learning rate at every step, the
-    gradient norm at the steps that ended a chunk (`norm_step`)."""
+    gradient's l2 and l1 norms at the steps that ended a chunk (`norm_step`)."""
 
     step: list[int] = dataclasses.field(default_factory=list)
     loss: list[float] = dataclasses.field(default_factory=list)
