@@ -56,9 +56,9 @@ def bare_step_seconds(workload, submission, hparams, steps: int,
     return (time.perf_counter() - start) / steps
 
 
-def load(workload_name: str, submission_name: str = "nadamw"):
+def load(workload_name: str, submission_name: str = "nadamw", data_dir: str | None = None):
     workload = registry.get_workload(workload_name)
-    workload.load()
+    workload.load(data_dir)
     submission = registry.get_submission(submission_name)
     return workload, submission, dict(submission.default_hparams)
 

@@ -14,6 +14,7 @@ Compiled programs are kept in a temporary persistent cache so that the rounds af
 do not spend their wall time recompiling (compilation is outside both measurements anyway).
 
     python benchmarks/step_overhead.py [--rounds 15] [--steps 400]
+    python benchmarks/step_overhead.py --workloads mnist --data-dir /data/tfds   # full tier
 """
 
 from __future__ import annotations
@@ -43,13 +44,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated workload names (full-tier ones need --data-dir)")
+    parser.add_argument("--data-dir", default=None, help="prepared tensorflow-datasets directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         enable_compilation_cache(cache)
         print(f"{'workload':<12} {'bare ms/step':>13} {'bare, logging':>14} {'harness':>8} "
               f"{'ratio (median of rounds)':>25} {'IQR':>12}")
-        for name in WORKLOADS:
-            workload, submission, hparams = load(name)
+        for name in args.workloads.split(","):
+            workload, submission, hparams = load(name, data_dir=args.data_dir)
             bare, logging, harness = [], [], []
             for _ in range(args.rounds):
                 bare.append(bare_step_seconds(workload, submission, hparams, args.steps))
