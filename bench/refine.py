@@ -31,10 +31,10 @@ about every 20 ms of training when they are fast). The SGD rule uses the l2 norm
 the l1 norm, as in the paper. Records written before the l1 norm was logged have only the l2
 norm; the Adam rule then uses it in place of the l1 norm: the two are proportional when the
 spread of the gradient's coordinates keeps its shape (||g||_1 is about sqrt(2d/pi) ||g||_2 for
-Gaussian-like coordinates), and a constant factor cancels in the normalisation. Curves of long runs are averaged in bins by the runner; the
-schedule is then computed on the bins (a uniform grid of steps), which rescales every tail
-sum by the same bin length and so leaves the normalised schedule unchanged up to the
-binning.
+Gaussian-like coordinates), and a constant factor cancels in the normalisation. Curves of long
+runs are averaged in bins by the runner; the schedule is then computed on the bins (a uniform
+grid of steps), which rescales every tail sum by the same bin length and so leaves the
+normalised schedule unchanged up to the binning.
 
 The result is written as JSON (format below) and read back by the `nadamw_refined` submission,
 which stretches it over its own run (`schedule_function`).

@@ -27,15 +27,24 @@ import numpy as np
 Batch = dict[str, np.ndarray]
 
 
+def _check_batch_size(num_examples: int, batch_size: int) -> None:
+    if not 0 < batch_size <= num_examples:
+        raise ValueError(f"batch size {batch_size} must be in [1, {num_examples}] (the split size)")
+
+
+def _epoch_orders(num_examples: int, seed: int) -> Iterator[np.ndarray]:
+    """Endless permutations of the examples, one per epoch, drawn from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    while True:
+        yield rng.permutation(num_examples)
+
+
 def shuffled_index_batches(
     num_examples: int, batch_size: int, seed: int
 ) -> Iterator[np.ndarray]:
     """Endless batches of example indices: a new permutation per epoch, ragged ends dropped."""
-    if not 0 < batch_size <= num_examples:
-        raise ValueError(f"batch size {batch_size} must be in [1, {num_examples}] (the split size)")
-    rng = np.random.default_rng(seed)
-    while True:
-        order = rng.permutation(num_examples)
+    _check_batch_size(num_examples, batch_size)
+    for order in _epoch_orders(num_examples, seed):
         for start in range(0, num_examples - batch_size + 1, batch_size):
             yield order[start:start + batch_size]
 
@@ -53,14 +62,11 @@ class ShuffledArrays:
         sizes = {len(value) for value in arrays.values()}
         if len(sizes) != 1:
             raise ValueError(f"the arrays have different lengths: {sorted(sizes)}")
-        (self._num_examples,) = sizes
-        if not 0 < batch_size <= self._num_examples:
-            raise ValueError(
-                f"batch size {batch_size} must be in [1, {self._num_examples}] (the split size)"
-            )
+        (num_examples,) = sizes
+        _check_batch_size(num_examples, batch_size)
         self._arrays, self._batch_size = arrays, batch_size
-        self._per_epoch = self._num_examples // batch_size
-        self._rng = np.random.default_rng(seed)
+        self._per_epoch = num_examples // batch_size
+        self._orders = _epoch_orders(num_examples, seed)
         self._order: np.ndarray | None = None  # the current epoch's permutation
         self._epoch: Batch | None = None  # the arrays gathered in that order (lazily)
         self._position = self._per_epoch  # batches taken from the current epoch
@@ -71,7 +77,7 @@ class ShuffledArrays:
     def _advance(self) -> int:
         """Move to the next batch; its first row in the current epoch's order."""
         if self._position == self._per_epoch:
-            self._order, self._epoch, self._position = self._rng.permutation(self._num_examples), None, 0
+            self._order, self._epoch, self._position = next(self._orders), None, 0
         self._position += 1
         return (self._position - 1) * self._batch_size
 
