@@ -63,5 +63,7 @@ def load(workload_name: str, submission_name: str = "nadamw", data_dir: str | No
     return workload, submission, dict(submission.default_hparams)
 
 
-def median(values):
-    return statistics.median(values)
+def quartiles(values) -> tuple[float, float, float]:
+    """First quartile, median and third quartile of the per-round values."""
+    low, median, high = statistics.quantiles(values, n=4, method="inclusive")
+    return low, median, high

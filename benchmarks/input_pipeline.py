@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import harness_step_seconds, load  # noqa: E402
+from _common import harness_step_seconds, load, quartiles  # noqa: E402
 
 from bench import devices  # noqa: E402
 from bench.environment import enable_compilation_cache  # noqa: E402
@@ -88,7 +88,7 @@ def main() -> int:
                 waits.append(wait)
             host = batch_seconds(workload)
             share = host / statistics.median(steps)
-            low, cost, high = statistics.quantiles(inline, n=4, method="inclusive")
+            low, cost, high = quartiles(inline)
             spread = f"({low:+.1%} to {high:+.1%})"
             print(f"{name:<12} {host * 1e6:13.1f} {share:9.2%} {cost:+8.2%} {spread:>21} "
                   f"{statistics.median(prefetch):+11.2%} {statistics.median(waits):14.2%}"

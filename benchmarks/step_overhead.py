@@ -27,17 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import bare_step_seconds, harness_step_seconds, load  # noqa: E402
+from _common import bare_step_seconds, harness_step_seconds, load, quartiles  # noqa: E402
 
 from bench.environment import enable_compilation_cache  # noqa: E402
 
 WORKLOADS = ("mnist1d_mlp", "mnist1d")
 LOG_EVERY = 10
-
-
-def quartiles(values):
-    low, median, high = statistics.quantiles(values, n=4, method="inclusive")
-    return low, median, high
 
 
 def main() -> int:
