@@ -20,6 +20,12 @@ It provides, as methods of a `Workload` subclass:
 
 Variants (another activation, width or normalisation) are workloads of their own with their own
 name and targets.
+
+Full-tier workloads also offer `fake(model_size)`: a copy of the workload that trains and
+evaluates on synthetic inputs of the true shapes and dtypes, generated in memory (no data
+directory), so that a full-tier workload can be smoke-tested on a laptop
+(`bench run -w W -s S --fake-data --model-size tiny --max-steps 20`). `model_size="full"` keeps
+the real model and batch size; `"tiny"` shrinks both so a step takes milliseconds on a CPU.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ ModelState = Any
 
 TIERS = ("cpu", "full")
 SPLITS = ("validation", "test")
+MODEL_SIZES = ("tiny", "full")  # for `Workload.fake`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +136,15 @@ class Workload(abc.ABC):
 
         Pure and jit-able; `evaluate` divides every sum by the total count.
         """
+
+    def fake(self, model_size: str = "tiny") -> "Workload":
+        """This workload on synthetic data of its true shapes; see the module docstring.
+
+        The copy keeps the name, targets and rules of the original; `model_size` is one of
+        `MODEL_SIZES`. Workloads without a fake form (the cpu tier's data is generated or
+        shipped anyway) raise `NotImplementedError`.
+        """
+        raise NotImplementedError(f"workload {self.name} has no fake-data form")
 
     def info(self, params, batch_size: int | None = None) -> WorkloadInfo:
         """The facts a submission's `make_optimizer` receives."""
