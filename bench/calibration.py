@@ -7,7 +7,7 @@ takes each run's best validation metric, picks the learning rate with the best m
 proposes as target the median over seeds of that learning rate's best metrics. It also reports
 the submission time those steps took, from which the budget is set (a multiple of it).
 
-    python -m bench.calibration --workload mnist1d --submission nadamw \
+    bench calibrate --workload mnist1d --submission nadamw \
         --learning-rates 1e-3,2e-3,4e-3 --seeds 0,1,2 [--hparam weight_decay=1.0]
 """
 
@@ -16,13 +16,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import click
 import numpy as np
 
 from bench import registry
 from bench.protocol import ProtocolSettings
 from bench.runner import run_trial
-from bench.submission import parse_hparam_assignment, resolve_hparams
+from bench.submission import resolve_hparams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,24 +61,3 @@ def calibrate(workload_name, submission_name, learning_rates, seeds, report=prin
     by_lr = {lr: [r.best_metric for r in runs if r.learning_rate == lr] for lr in learning_rates}
     best_lr = max(by_lr, key=lambda lr: sign * np.median(by_lr[lr]))
     return runs, float(np.median(by_lr[best_lr])), best_lr
-
-
-@click.command()
-@click.option("--workload", required=True)
-@click.option("--submission", default="nadamw", show_default=True)
-@click.option("--learning-rates", required=True, help="Comma-separated grid, e.g. 1e-3,2e-3.")
-@click.option("--seeds", default="0,1,2", show_default=True)
-@click.option("--hparam", "assignments", multiple=True, metavar="NAME=VALUE",
-              help="Override another hyperparameter of the default point (repeatable).")
-def main(workload, submission, learning_rates, seeds, assignments):
-    lrs = [float(v) for v in learning_rates.split(",")]
-    seed_list = [int(v) for v in seeds.split(",")]
-    overrides = dict(parse_hparam_assignment(text) for text in assignments)
-    runs, target, best_lr = calibrate(workload, submission, lrs, seed_list, overrides=overrides)
-    times = [r.submission_time for r in runs if r.learning_rate == best_lr]
-    click.echo(f"best learning rate {best_lr:g}; proposed target {target:.4f} "
-               f"(median over seeds); step hint took {np.median(times):.1f}s of submission time")
-
-
-if __name__ == "__main__":
-    main()

@@ -57,3 +57,38 @@ def test_run_writes_a_record_then_skips(tmp_path):
     assert record["train_curve"]["learning_rate"][0] == 0.0  # warmup starts at zero
     second = invoke(*args)
     assert second.exit_code == 0 and "skipped" in second.output
+
+
+def test_importing_scoring_loads_neither_jax_nor_the_runner():
+    """`bench/__init__` is lazy: reading records and scoring need no accelerator stack."""
+    import subprocess
+    import sys
+
+    probe = "import sys, bench.scoring; print(sorted({'jax', 'bench.runner'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_bench_exports_the_run_api_on_first_use():
+    import bench
+    from bench.api import run
+
+    assert bench.run is run and "run" in bench.__all__
+
+
+def test_slurm_parameters_pass_only_what_was_set():
+    from bench.tuning import SlurmParameters
+
+    assert SlurmParameters().submitit_parameters() == {}
+    assert SlurmParameters("gpu", cpus_per_task=4).submitit_parameters() == {
+        "slurm_partition": "gpu", "cpus_per_task": 4}
+
+
+def test_unknown_study_backend_is_refused():
+    import pytest
+
+    from bench.tuning import run_study_on
+
+    with pytest.raises(ValueError, match="unknown backend 'kubernetes'"):
+        run_study_on("kubernetes", "nadamw", ["mnist1d"])

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench import predict
-from bench.cli_science import predict as predict_command
+from bench.cli.science import predict as predict_command
 
 # --------------------------------------------------------------------------------------------
 # The areas, by hand

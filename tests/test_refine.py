@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench import api, refine, registry
-from bench.cli_science import refine as refine_command
+from bench.cli.science import refine as refine_command
 from bench.protocol import ProtocolSettings
 from bench.runner import run_trial
 from bench.search_space import load_search_space

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench import sensitivity
-from bench.cli_science import sensitivity as sensitivity_command
+from bench.cli.science import sensitivity as sensitivity_command
 from tests.conftest import SGD_SUBMISSION, TINY, write_submission
 
 

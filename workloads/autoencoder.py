@@ -130,7 +130,7 @@ DIGITS_AUTOENCODER = DigitsAutoencoderWorkload(
         batch_size=64,
         description="Deep logistic autoencoder on 8x8 digits (Hinton & Salakhutdinov's recipe)",
         calibration=(
-            "python -m bench.calibration --workload digits_autoencoder --learning-rates "
+            "bench calibrate --workload digits_autoencoder --learning-rates "
             "3e-4,1e-3,0.0017486387539278373,3e-3,6e-3,1e-2 --seeds 0,1,2 (nadamw default point "
             "otherwise, 5000 steps, 2-core CPU shared with other jobs, 2026-11-24). Best "
             "validation squared error per seed: 3e-4 2.998/3.127/2.969, 1e-3 1.879/2.214/2.229, "

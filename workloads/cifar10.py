@@ -87,7 +87,7 @@ CIFAR10_SPEC = WorkloadSpec(
         "0.85 (validation and test), step hint 4,883 (100 epochs of 50k at batch size 1024) "
         "and budget 3,600 s are AlgoPerf's CIFAR development workload; its evaluation period "
         "(600 s, 6 evaluations per budget) is shortened to 60 s for a finer time to target. "
-        "Recalibrate with TFDS_DATA_DIR=<data dir> python -m bench.calibration "
+        "Recalibrate with TFDS_DATA_DIR=<data dir> bench calibrate "
         "--workload cifar10 --learning-rates ..."
     ),
 )

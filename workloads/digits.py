@@ -118,7 +118,7 @@ DIGITS = DigitsWorkload(
         batch_size=64,
         description="8x8 handwritten digits with a small 2-D CNN",
         calibration=(
-            "python -m bench.calibration --workload digits --learning-rates "
+            "bench calibrate --workload digits --learning-rates "
             "1e-4,3e-4,1e-3,0.0017486387539278373,3e-3,1e-2 --seeds 0,1,2 (nadamw default point "
             "otherwise, 500 steps, 2-core CPU shared with other jobs, 2026-11-24). Best "
             "validation accuracy per seed (300 examples, so steps of 0.0033): 1e-4 "

@@ -91,7 +91,7 @@ MNIST_SPEC = WorkloadSpec(
         "step hint (10 epochs at batch size 64), budget and evaluation period are those of "
         "AlgoPerf's MNIST development workload, whose model is an MLP (784-128-10, sigmoid); a "
         "CNN reaches 0.97 sooner. Recalibrate on an accelerator with TFDS_DATA_DIR=<data dir> "
-        "python -m bench.calibration --workload mnist --learning-rates ..."
+        "bench calibrate --workload mnist --learning-rates ..."
     ),
 )
 
@@ -106,7 +106,7 @@ FASHION_MNIST_SPEC = dataclasses.replace(
         "Provisional, not calibrated (no copy of the dataset was available while building it): "
         "0.90 sits below the 0.91-0.92 accuracy small CNNs usually reach on Fashion-MNIST in "
         "about 10 epochs. Step hint, budget and evaluation period as for mnist. Recalibrate "
-        "with TFDS_DATA_DIR=<data dir> python -m bench.calibration --workload fashion_mnist "
+        "with TFDS_DATA_DIR=<data dir> bench calibrate --workload fashion_mnist "
         "--learning-rates ..."
     ),
 )

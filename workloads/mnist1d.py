@@ -177,7 +177,7 @@ MNIST1D = Mnist1dWorkload(
         batch_size=128,
         description="MNIST-1D digits with a small 1-D CNN",
         calibration=(
-            "python -m bench.calibration --workload mnist1d --learning-rates "
+            "bench calibrate --workload mnist1d --learning-rates "
             "2e-3,4e-3,8e-3,1.2e-2 --seeds 0,1,2 (nadamw default point otherwise, 3000 steps, "
             "2-core CPU, 2026-11-24). Median best validation accuracy per learning rate: "
             "2e-3 0.948, 4e-3 0.957, 8e-3 0.9665, 1.2e-2 0.973. AlgoPerf's rule would give "
@@ -203,7 +203,7 @@ MNIST1D_MLP = Mnist1dWorkload(
         eval_period=0.25,
         description="MNIST-1D digits with a ReLU MLP",
         calibration=(
-            "python -m bench.calibration --workload mnist1d_mlp --learning-rates "
+            "bench calibrate --workload mnist1d_mlp --learning-rates "
             "1e-3,3e-3,1e-2 --seeds 0,1,2 (2000 steps, 2-core CPU, 2026-11-24). Median best "
             "validation accuracy: 1e-3 0.6975, 3e-3 0.758, 1e-2 0.8025 (seeds 0.8035, 0.7935, "
             "0.8025). Target 0.74: what the baseline's self-tuning default point reaches within "
@@ -224,7 +224,7 @@ MNIST1D_GELU = Mnist1dWorkload(
         description="MNIST-1D digits with the small 1-D CNN, GELU activations",
         variant_of="mnist1d",
         calibration=(
-            "python -m bench.calibration --workload mnist1d_gelu --learning-rates "
+            "bench calibrate --workload mnist1d_gelu --learning-rates "
             "1e-3,0.0017486387539278373,2e-3,4e-3,8e-3,1e-2 --seeds 0,1,2 (nadamw default "
             "point otherwise, 3000 steps, 2-core CPU shared with other jobs, 2026-11-24). Best "
             "validation accuracy per seed: 1e-3 0.9475/0.9275/0.935, default 1.75e-3 "

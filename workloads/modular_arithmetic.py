@@ -212,7 +212,7 @@ MODULAR_ADDITION = ModularArithmeticWorkload(
         batch_size=512,
         description="Grokking modular addition with a small Transformer",
         calibration=(
-            "python -m bench.calibration --workload modular_arithmetic --submission nadamw "
+            "bench calibrate --workload modular_arithmetic --submission nadamw "
             "--hparam weight_decay=1.0 --learning-rates 1e-3,2e-3,3e-3,5e-3,1e-2 --seeds "
             "0,1,2 (run as a copy of nadamw with that default, which is the same; weight decay "
             "1.0 is Power et al.'s AdamW setting, the top of NadamW's search space; "

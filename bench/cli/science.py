@@ -1,59 +1,24 @@
-"""Schedule-science commands: `refine`, `sensitivity` and `predict`.
+"""Schedule science and target setting: `refine`, `sensitivity`, `predict` and `calibrate`.
 
 Each is a Click command over a small module with a Python API (`bench.refine`,
-`bench.sensitivity`, `bench.predict`); `bench.cli` adds them to the `bench` group. Errors a
-user can fix are one-line messages with exit status 2, as in the rest of the command line.
+`bench.sensitivity`, `bench.predict`, `bench.calibration`).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import click
-from rich.console import Console
+import numpy as np
 from rich.table import Table
 
-from bench import api, predict as predict_module, refine as refine_module, registry
+from bench import api, calibration, predict as predict_module, refine as refine_module, registry
 from bench import sensitivity as sensitivity_module
-from bench.records import RecordError, read_record
-from bench.registry import UnknownNameError
-from bench.submission import HparamsError, SubmissionError, parse_hparam_assignment
-
-console = Console(highlight=False)
-
-USER_ERRORS = (
-    refine_module.RefineError,
-    sensitivity_module.SensitivityError,
-    predict_module.PredictError,
-    RecordError,
-    UnknownNameError,
-    SubmissionError,
-    HparamsError,
-    api.TrialConflictError,
-)
-
-
-class ScienceUserError(click.ClickException):
-    """A one-line error for input the user can fix; exit status 2."""
-
-    exit_code = 2
-
-
-def user_errors(command):
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            raise ScienceUserError(str(error)) from None
-
-    return wrapper
-
-
-def _number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
+from bench.cli.display import console, format_number
+from bench.cli.errors import UserError, user_errors
+from bench.records import read_record
+from bench.submission import parse_hparam_assignment
 
 
 # ------------------------------------------------------------------------------------ refine
@@ -94,7 +59,7 @@ def refine(source, out, plot_path, method, filter_fraction):
                          f"{record['steps']} steps ({record['outcome']})")
     table.add_row("method", f"{method}: w = G^-{schedule.power:g}, median filter width "
                             f"{schedule.filter_width} of {len(multipliers)} points")
-    table.add_row("peak of the source run", _number(schedule.peak_learning_rate))
+    table.add_row("peak of the source run", format_number(schedule.peak_learning_rate))
     table.add_row("refined peak at", f"{100 * peak_at:.0f}% of the run")
     table.add_row("mean multiplier", f"{sum(multipliers) / len(multipliers):.3f} "
                                      "(linear decay: 0.5)")
@@ -104,7 +69,7 @@ def refine(source, out, plot_path, method, filter_fraction):
         console.print(f"[yellow]note:[/] the run stopped at step {record['steps']} of the step "
                       f"hint {step_hint}; nadamw_refined stretches the schedule over the hint.")
     console.print(f"wrote {out} and {plot}")
-    peak = _number(schedule.peak_learning_rate, 6)
+    peak = format_number(schedule.peak_learning_rate, 6)
     console.print(f"use it: bench run -w {record['workload']} -s nadamw_refined "
                   f"--hparam schedule_file={out} --hparam learning_rate={peak}", markup=False)
 
@@ -151,7 +116,7 @@ def sensitivity(submissions, workload, lrs, max_steps, results_dir, hparam, assi
         def show(point, submission=submission):
             state = "reused" if point.skipped else "ran"
             console.print(f"  {submission} {hparam}={point.learning_rate:.4g}: final loss "
-                          f"{_number(point.final_loss)} ({point.outcome}, {state})")
+                          f"{format_number(point.final_loss)} ({point.outcome}, {state})")
 
         sweeps.append(sensitivity_module.run_sweep(
             workload, submission, rates, max_steps=max_steps, results_dir=results_dir,
@@ -165,10 +130,11 @@ def sensitivity(submissions, workload, lrs, max_steps, results_dir, hparam, assi
     for sweep in sweeps:
         table.add_column(sweep.submission, justify="right")
     for index, rate in enumerate(rates):
-        table.add_row(f"{rate:.4g}", *("[red]diverged[/]" if s.points[index].diverged
-                                       else _number(s.points[index].final_loss) for s in sweeps))
+        cells = ("[red]diverged[/]" if s.points[index].diverged
+                 else format_number(s.points[index].final_loss) for s in sweeps)
+        table.add_row(f"{rate:.4g}", *cells)
     table.add_section()
-    table.add_row("L_init", *(_number(s.initial_loss) for s in sweeps))
+    table.add_row("L_init", *(format_number(s.initial_loss) for s in sweeps))
     table.add_row("best lr", *("-" if s.best is None else f"{s.best.learning_rate:.4g}"
                                for s in sweeps))
     table.add_row("[bold]sensitivity[/]", *(f"[bold]{s.sensitivity:.4g}[/]" for s in sweeps))
@@ -209,12 +175,12 @@ def predict(fit_paths, target_path, out, decay, fit_warmup):
     rates alone; the error is measured against the target's own losses.
     """
     if len(fit_paths) > 2:
-        raise ScienceUserError("fit one or two curves (--fit at most twice)")
+        raise UserError("fit one or two curves (--fit at most twice)")
     fit_records = [read_record(path) for path in fit_paths]
     target_record = read_record(target_path)
     workloads = {r["workload"] for r in fit_records + [target_record]}
     if len(workloads) > 1:
-        raise ScienceUserError(
+        raise UserError(
             f"the records are of different workloads ({', '.join(sorted(workloads))}); the law's "
             "constants belong to one workload"
         )
@@ -252,4 +218,41 @@ def predict(fit_paths, target_path, out, decay, fit_warmup):
     console.print(f"wrote {out / 'prediction.json'} and {plot}")
 
 
-COMMANDS = (refine, sensitivity, predict)
+# --------------------------------------------------------------------------------- calibrate
+
+
+def _comma_separated(kind):
+    def parse(ctx, param, text):
+        try:
+            return [kind(value) for value in text.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated {kind.__name__}s, got {text!r}")
+
+    return parse
+
+
+@click.command()
+@click.option("--workload", "-w", required=True, help="Workload name.")
+@click.option("--submission", "-s", default="nadamw", show_default=True,
+              help="The baseline submission.")
+@click.option("--learning-rates", required=True, callback=_comma_separated(float),
+              help="Comma-separated grid, e.g. 1e-3,2e-3.")
+@click.option("--seeds", default="0,1,2", show_default=True, callback=_comma_separated(int),
+              help="Comma-separated seeds.")
+@click.option("--hparam", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="Override another hyperparameter of the default point (repeatable).")
+@user_errors
+def calibrate(workload, submission, learning_rates, seeds, assignments):
+    """Propose a validation target for WORKLOAD the way AlgoPerf sets one (Dahl et al. 2023).
+
+    Trains SUBMISSION for exactly the step hint at each learning rate and seed, picks the rate
+    with the best median of the runs' best validation metrics, and proposes that median as the
+    target; also prints the submission time the step hint took (the budget is a multiple).
+    """
+    overrides = dict(parse_hparam_assignment(text) for text in assignments)
+    runs, target, best_lr = calibration.calibrate(
+        workload, submission, learning_rates, seeds, overrides=overrides,
+        report=lambda line: console.print(line, markup=False))
+    times = [r.submission_time for r in runs if r.learning_rate == best_lr]
+    console.print(f"best learning rate {best_lr:g}; proposed target {target:.4f} "
+                  f"(median over seeds); step hint took {np.median(times):.1f}s of submission time")

@@ -1,0 +1,93 @@
+"""Commands over trial records: `score`, `compare` and `import-algoperf`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from bench import api, compare as compare_module, reporting, scoring, tuning
+from bench.cli.display import console
+from bench.cli.errors import user_errors
+from bench.records import load_records
+
+
+@click.command()
+@click.argument("results", nargs=-1, type=click.Path(exists=True))
+@click.option("--ruleset", type=click.Choice(tuning.RULESETS + ("single",)),
+              help="Ruleset to score (required when the records hold several).")
+@click.option("--measure", type=click.Choice(scoring.MEASURES), default="time", show_default=True,
+              help="Rank by submission time or by steps to the target.")
+@click.option("--mixed-hardware", is_flag=True,
+              help="Allow records from different machines (only with --measure steps).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write leaderboard.md/.csv/.json and plots here (default: <first RESULTS>/leaderboard).")
+@click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap samples for the CIs.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+@user_errors
+def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed):
+    """Score the records under RESULTS (directories or record files; default: results/).
+
+    Per workload: the median over studies of each study's fastest trial to target; ratios to the
+    best submission; the performance profile and the benchmark score (area under it from 1 to 4).
+    """
+    results = results or (api.DEFAULT_RESULTS_DIR,)
+    records = load_records(results)
+    board = scoring.score(records, ruleset=ruleset, measure=measure,
+                          mixed_hardware=mixed_hardware, bootstrap_samples=bootstrap, seed=seed)
+    console.print(reporting.rich_table(board))
+    for warning in board.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    out = out_dir or f"{results[0]}/leaderboard/{board.ruleset}"
+    command = "bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
+    paths = reporting.write_leaderboard(board, out, records, command=command)
+    console.print(f"wrote {', '.join(p.name for p in paths)} to {out}")
+
+
+@click.command()
+@click.argument("a", type=click.Path(exists=True))
+@click.argument("b", type=click.Path(exists=True))
+@click.option("--measure", type=click.Choice(scoring.MEASURES), default="time", show_default=True)
+@user_errors
+def compare(a, b, measure):
+    """Compare two results sets A and B (directories or record files) per workload.
+
+    Ratio is B's median over A's: below 1 means B reaches the target faster.
+    """
+    rows = compare_module.compare(load_records([a]), load_records([b]), measure)
+    table = Table(title=f"A = {a}   B = {b}   ({measure} to target, median over studies)")
+    for column in ("ruleset", "workload", "A", "B", "time A", "time B", "B/A", "change"):
+        table.add_column(column, justify="right" if column.startswith(("time", "B/")) else "left")
+    styles = {"faster": "green", "now hits": "green", "slower": "red", "now misses": "red"}
+    for row in rows:
+        ratio = "-" if row.ratio != row.ratio else f"{row.ratio:.2f}"
+        style = styles.get(row.change, "")
+        change = f"[{style}]{row.change}[/]" if style else row.change
+        table.add_row(
+            row.ruleset, row.workload, row.submission_a or "-", row.submission_b or "-",
+            reporting.format_value(row.a.median, measure) if row.a else "-",
+            reporting.format_value(row.b.median, measure) if row.b else "-",
+            ratio, change,
+        )
+    console.print(table)
+
+
+@click.command(name="import-algoperf")
+@click.argument("logs", type=click.Path(exists=True, file_okay=False))
+@click.option("--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
+              type=click.Path(file_okay=False), help="Where the imported records go.")
+@click.option("--ruleset", type=click.Choice(tuning.RULESETS),
+              help="Ruleset, when the log folders do not say (external_tuning/self_tuning).")
+@click.option("--submission", help="Submission name, when the log folders do not say.")
+@user_errors
+def import_algoperf(logs, results_dir, ruleset, submission):
+    """Import AlgoPerf experiment logs (eval_measurements.csv per trial) as bench records.
+
+    Expects LOGS/<ruleset>_tuning/<submission>/study_<k>/<workload>_<framework>/trial_<n>/.
+    The records can then be scored and compared like any others.
+    """
+    from bench.algoperf_import import import_logs
+
+    written = import_logs(logs, results_dir, ruleset=ruleset, submission=submission)
+    console.print(f"imported {len(written)} trial(s) into {results_dir}")

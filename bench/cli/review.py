@@ -1,0 +1,68 @@
+"""Reviewing a contributed submission: `bench check` and `bench ci`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bench import tuning
+from bench.cli.display import checks_table, console
+from bench.cli.errors import user_errors
+from bench.protocol import ProtocolSettings
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--workload", "-w", default="mnist1d_mlp", show_default=True,
+              help="cpu-tier workload for the training check.")
+@click.option("--steps", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Training steps of the training check.")
+def check(path, workload, steps):
+    """Validate a contributed submission: import, API, search space, a few training steps.
+
+    Exits non-zero when any check fails.
+    """
+    from bench.check import check_submission
+
+    results = check_submission(path, workload=workload, steps=steps)
+    console.print(checks_table(f"bench check {path}", results))
+    if not all(result.ok for result in results):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--ruleset", type=click.Choice(tuning.RULESETS), default="self", show_default=True)
+@click.option("--studies", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--trials", type=click.IntRange(min=1), help="Trials per study (external tuning).")
+@click.option("--workload", "-w", "workload_names", multiple=True,
+              help="Workloads to run (default: the whole cpu tier).")
+@click.option("--reference", default="results/reference", show_default=True,
+              type=click.Path(file_okay=False), help="Folder of the reference leaderboards.")
+@click.option("--results-dir", default="results/ci", show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--report", default="bench-ci-report.md", show_default=True,
+              type=click.Path(dir_okay=False), help="Markdown report for the pull request.")
+@click.option("--max-runtime", type=click.FloatRange(min=0, min_open=True),
+              help="Budget per trial (default: the workload's).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1))
+@user_errors
+def ci(path, ruleset, studies, trials, workload_names, reference, results_dir, report,
+       max_runtime, jobs):
+    """Check a contributed submission, run its cpu-tier study, rank it against the reference.
+
+    Writes a markdown report (for a pull-request comment) and exits non-zero when the
+    submission is invalid.
+    """
+    from bench.ci import run_ci
+
+    result = run_ci(path, reference_dir=reference, ruleset=ruleset, studies=studies,
+                    trials=trials, workloads=list(workload_names) or None,
+                    results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime),
+                    jobs=jobs)
+    Path(report).write_text(result.report)
+    console.print(result.report, markup=False)
+    console.print(f"report written to {report}")
+    if not result.valid:
+        raise SystemExit(1)

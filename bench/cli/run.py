@@ -1,0 +1,79 @@
+"""`bench run`: one trial of a submission on a workload, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import click
+
+from bench import api, registry
+from bench.cli.display import RunDisplay, console, print_run_summary
+from bench.cli.errors import user_errors
+from bench.protocol import ProtocolSettings
+from bench.submission import load_hparams_file, parse_hparam_assignment
+
+
+def hparam_overrides(hparams_file: str | None, assignments) -> dict:
+    """The overrides of a --hparams file, then of each --hparam NAME=VALUE."""
+    overrides = load_hparams_file(hparams_file) if hparams_file else {}
+    for text in assignments:
+        name, value = parse_hparam_assignment(text)
+        overrides[name] = value
+    return overrides
+
+
+@click.command()
+@click.option("--workload", "-w", required=True, help="Workload name (see `bench list workloads`).")
+@click.option(
+    "--submission", "-s", required=True,
+    help="Submission name (see `bench list submissions`) or a path to a submission.py.",
+)
+@click.option(
+    "--hparams", "hparams_file", type=click.Path(dir_okay=False),
+    help="JSON file of hyperparameters overriding the submission's default point.",
+)
+@click.option(
+    "--hparam", "assignments", multiple=True, metavar="NAME=VALUE",
+    help="Override one hyperparameter (repeatable); VALUE is read as JSON.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed for initialisation and data order.")
+@click.option("--study", default=0, show_default=True, help="Study number in the record layout.")
+@click.option("--trial", default=0, show_default=True, help="Trial number in the record layout.")
+@click.option(
+    "--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
+    type=click.Path(file_okay=False), help="Where trial records are written.",
+)
+@click.option(
+    "--max-runtime", type=click.FloatRange(min=0, min_open=True),
+    help="Budget in seconds of submission time (default: the workload's).",
+)
+@click.option(
+    "--eval-period", type=click.FloatRange(min=0, min_open=True),
+    help="Seconds of submission time between evaluations (default: the workload's).",
+)
+@click.option(
+    "--max-steps", type=click.IntRange(min=1), help="Also stop after this many steps (quick checks)."
+)
+@click.option("--data-dir", type=click.Path(), help="Prepared tensorflow-datasets directory (full tier).")
+@click.option("--force", is_flag=True, help="Run again even if a record exists (the old one is kept aside).")
+@click.option("--checkpoint-every", default=60.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock seconds between checkpoints of the running trial (for resuming).")
+@user_errors
+def run(workload, submission, hparams_file, assignments, seed, study, trial, results_dir,
+        max_runtime, eval_period, max_steps, data_dir, force, checkpoint_every):
+    """Run one trial: train SUBMISSION on WORKLOAD until the target or the budget.
+
+    The record goes to RESULTS_DIR/single/<submission>/<workload>/study_<k>/trial_<n>.json.
+    Running a finished trial again is skipped; the record already there is summarised.
+    """
+    overrides = hparam_overrides(hparams_file, assignments)
+    settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period, max_steps=max_steps)
+    workload = registry.get_workload(workload)
+    with RunDisplay(workload.name) as display:
+        outcome = api.run(
+            workload, submission, hparams=overrides, seed=seed, study=study, trial=trial,
+            results_dir=results_dir, settings=settings, data_dir=data_dir, force=force,
+            on_progress=display, checkpoint_every=checkpoint_every,
+        )
+    print_run_summary(outcome)
+    if outcome.record["outcome"] == "error":
+        console.print(outcome.record["message"], markup=False)

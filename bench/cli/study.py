@@ -1,0 +1,82 @@
+"""`bench study`: every trial of a tuning ruleset, on this machine or on a cluster."""
+
+from __future__ import annotations
+
+import click
+
+from bench import api, registry, tuning
+from bench.cli.display import StudyDisplay, console
+from bench.cli.errors import user_errors
+from bench.protocol import ProtocolSettings
+
+
+@click.command()
+@click.option("--submission", "-s", required=True, help="Submission name or path.")
+@click.option(
+    "--workload", "-w", "workload_names", multiple=True,
+    help="Workload (repeatable). Default: every workload of --tier.",
+)
+@click.option("--tier", type=click.Choice(["cpu", "full"]), default="cpu", show_default=True,
+              help="Tier whose workloads run when no --workload is given.")
+@click.option("--ruleset", type=click.Choice(tuning.RULESETS), default="external",
+              show_default=True, help="external: quasi-random search; self: default point only.")
+@click.option("--studies", type=click.IntRange(min=1), default=tuning.DEFAULT_STUDIES,
+              show_default=True, help="Independent studies (their median is the workload time).")
+@click.option("--trials", type=click.IntRange(min=1),
+              help="Trials per study (default 5 for external tuning; always 1 for self-tuning).")
+@click.option("--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--max-runtime", type=click.FloatRange(min=0, min_open=True),
+              help="Budget per trial in seconds of submission time (default: the workload's, "
+                   "times 3 for self-tuning).")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Also stop trials after this many steps.")
+@click.option("--data-dir", type=click.Path(), help="Prepared tensorflow-datasets directory.")
+@click.option("--isolate/--in-process", default=True, show_default=True,
+              help="Run each trial in its own process, so crashes and hangs become records.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Trials run at once (isolated processes). Parallel trials share the machine "
+                   "and slow each other: use 1 for timings you will publish.")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock seconds before an isolated trial is stopped "
+                   "(default: 5x its budget + 10 minutes).")
+@click.option("--backend", type=click.Choice(tuning.STUDY_BACKENDS),
+              default="processes", show_default=True,
+              help="processes: on this machine. slurm: one submitit job per trial on a SLURM "
+                   "cluster (results dir on a shared file system). submitit-local: the same "
+                   "jobs as local processes.")
+@click.option("--slurm-partition", help="SLURM partition for --backend slurm.")
+@click.option("--gpus-per-node", type=click.IntRange(min=0), help="GPUs per job (--backend slurm).")
+@click.option("--cpus-per-task", type=click.IntRange(min=1), help="CPUs per job (--backend slurm).")
+@user_errors
+def study(submission, workload_names, tier, ruleset, studies, trials, results_dir, max_runtime,
+          max_steps, data_dir, isolate, jobs, trial_timeout, backend, slurm_partition,
+          gpus_per_node, cpus_per_task):
+    """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
+
+    Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
+    interrupted study resumes where it stopped. Score them with `bench score`.
+    """
+    submission_obj = registry.get_submission(submission)
+    if workload_names:
+        workloads = [registry.get_workload(name) for name in workload_names]
+    else:
+        workloads = [w for w in registry.all_workloads().values() if w.spec.tier == tier]
+    plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials)
+    console.print(
+        f"[bold]{submission_obj.name}[/]: {ruleset} tuning, {studies} studies x "
+        f"{len(plan) // (studies * len(workloads))} trials x {len(workloads)} workloads "
+        f"= {len(plan)} trials"
+    )
+    slurm = tuning.SlurmParameters(slurm_partition, gpus_per_node, cpus_per_task)
+    with StudyDisplay(len(plan)) as display:
+        if backend != "processes":
+            display.status("submitted; waiting for jobs")
+        tuning.run_study_on(
+            backend, submission_obj, workloads, slurm=slurm, isolate=isolate, jobs=jobs,
+            time_limit=trial_timeout, ruleset=ruleset, studies=studies, trials=trials,
+            results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime,
+                                                               max_steps=max_steps),
+            data_dir=data_dir, on_trial=display,
+        )
+    console.print(f"records in {results_dir}/{ruleset}/{submission_obj.name}/; "
+                  f"score with `bench score {results_dir}`")
