@@ -17,14 +17,14 @@ run: install  ## set up, then benchmark NadamW on MNIST-1D (a few minutes on 2 C
 	$(BIN)/bench run --workload mnist1d --submission nadamw
 
 test: install  ## the test suite (fast, deterministic, CPU only)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
 
 test-slow: install  ## slow checks: every submission reaches the mnist1d target at its default point
-	$(BIN)/python -m pytest -q -m slow tests/test_slow_targets.py
+	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py
 
 test-parity: install  ## learning-rate-free optimizers against the authors' PyTorch packages (installs torch)
 	$(BIN)/pip install --quiet -e '.[parity]'
-	$(BIN)/python -m pytest -q tests/parity
+	$(BIN)/python -m pytest tests/parity
 
 bench-perf: install  ## performance benchmarks: ratios measured side by side in one run
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
