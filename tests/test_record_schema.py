@@ -1,0 +1,60 @@
+"""The record JSON Schema: records the harness writes and imports validate, broken ones do not."""
+
+import json
+
+import pytest
+
+from bench import record_schema
+from bench.algoperf_import import import_logs
+from bench.records import SCHEMA_VERSION
+from tests.record_factory import real_record
+from tests.test_algoperf_import import write_trial
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    return real_record(tmp_path_factory.mktemp("schema"))
+
+
+def test_schema_ships_with_the_package_and_matches_the_writer_version():
+    document = json.loads(record_schema.schema_text())
+    assert document["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+    assert record_schema.LATEST == SCHEMA_VERSION
+
+
+def test_a_record_the_harness_wrote_is_valid_and_every_field_is_described(record):
+    assert record_schema.problems(record) == []
+    assert set(record) <= set(record_schema.schema()["properties"])
+
+
+def test_an_imported_algoperf_record_is_valid(tmp_path):
+    write_trial(tmp_path / "logs", "external_tuning", "nadamw", 0, "mnist", 0,
+                [(0, 0.0, 0.1, 2.3), (100, 50.0, 0.98, 0.1)])
+    (path,) = import_logs(tmp_path / "logs", tmp_path / "results")
+    assert record_schema.problems(json.loads(path.read_text())) == []
+
+
+@pytest.mark.parametrize("change, where", [
+    (lambda r: r.update(outcome="finished"), "outcome"),
+    (lambda r: r.update(time_to_target=None), "time_to_target"),  # a hit needs its time
+    (lambda r: r.pop("hardware"), "(record)"),
+    (lambda r: r["hardware"].pop("fingerprint"), "hardware"),
+    (lambda r: r.update(study=-1), "study"),
+    (lambda r: r["evals"][0].pop("step"), "evals/0"),
+    (lambda r: r["evals"][1].update({"validation/loss": "low"}), "evals/1/validation/loss"),
+    (lambda r: r.update(submission_sha256="abc"), "submission_sha256"),
+])
+def test_broken_records_are_named_where_they_break(record, change, where):
+    broken = json.loads(json.dumps(record))
+    change(broken)
+    found = record_schema.problems(broken)
+    assert found and found[0].startswith(where + ":"), found
+    with pytest.raises(record_schema.RecordSchemaError, match="trial_9.json"):
+        record_schema.validate(broken, source="somewhere/trial_9.json")
+
+
+def test_an_unknown_schema_version_is_refused(record):
+    newer = dict(record, schema_version=SCHEMA_VERSION + 1)
+    assert "schema_version" in record_schema.problems(newer)[0]
+    with pytest.raises(record_schema.RecordSchemaError):
+        record_schema.schema_text(SCHEMA_VERSION + 1)
