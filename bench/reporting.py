@@ -226,6 +226,24 @@ def plot_profiles(board: Leaderboard, out_dir: Path) -> list[Path]:
     return paths
 
 
+def curve_limits(records: list[Mapping], spec: Mapping) -> tuple[float, float] | None:
+    """The y-range of a curves plot of a metric in [0, 1] where higher is better.
+
+    It zooms on the target (0.15 below it to 0.05 above) but always reaches down to the best
+    value of every trial, so a trial that never came near the target is still drawn. None: let
+    the plot scale itself (other metrics).
+    """
+    target = spec["validation_target"]
+    if not (spec.get("higher_is_better", True) and 0 < target <= 1):
+        return None
+    key = f"validation/{spec['target_metric']}"
+    bests = [max(values) for values in (
+        [row[key] for row in record["evals"] if key in row and math.isfinite(row[key])]
+        for record in records) if values]
+    low = min([target - 0.15] + [best - 0.02 for best in bests])
+    return max(0.0, low), min(1.0, target + 0.05)
+
+
 def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = None) -> list[Path]:
     """Per workload, validation metric against submission time for every trial."""
     plt = _pyplot()
@@ -250,9 +268,9 @@ def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = Non
             axis.plot([], [], color=colours[submission], label=submission)
         axis.axhline(spec["validation_target"], color="black", linestyle="--", linewidth=1,
                      label="target")
-        target = spec["validation_target"]
-        if spec.get("higher_is_better", True) and 0 < target <= 1:
-            axis.set_ylim(max(0.0, target - 0.15), min(1.0, target + 0.05))  # zoom on the target
+        limits = curve_limits(group, spec)
+        if limits:
+            axis.set_ylim(*limits)
         axis.set_xlabel("submission time (s)")
         axis.set_ylabel(key)
         axis.set_title(f"{workload}: every trial")

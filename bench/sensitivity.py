@@ -24,6 +24,8 @@ validation loss is evaluated at step 0 (L_init) and at the end only.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -264,6 +266,26 @@ def run_sweep(
 # --------------------------------------------------------------------------------------------
 # Plot
 # --------------------------------------------------------------------------------------------
+
+
+def plot_name(sweeps: Sequence[Sweep], hparam: str = "learning_rate",
+              hparams: Mapping | None = None, seed: int = 0) -> str:
+    """A file name for the sweeps' plot that differs whenever the sweeps do.
+
+    It spells the workload, the swept hyperparameter, the submissions and the steps, and ends in
+    a short hash of everything else that shapes the plot (the grid, the other overrides, the
+    seed), so sweeps of other submissions or settings never overwrite an earlier plot.
+    """
+    if not sweeps:
+        raise SensitivityError("nothing to plot")
+    names = "+".join(Path(s.submission).stem if "/" in s.submission else s.submission
+                     for s in sweeps)
+    grid = [[p.learning_rate for p in s.points] for s in sweeps]
+    facts = json.dumps([grid, dict(hparams or {}), seed, [s.submission for s in sweeps]],
+                       sort_keys=True, default=str)
+    digest = hashlib.sha256(facts.encode()).hexdigest()[:8]
+    return (f"{sweeps[0].workload}_{hparam}_sensitivity_{names}_{sweeps[0].max_steps}steps_"
+            f"{digest}.png")
 
 
 def plot_sweeps(sweeps: Sequence[Sweep], path: str | Path) -> Path:

@@ -97,7 +97,8 @@ def refine(source, out, plot_path, method, filter_fraction):
 @click.option("--seed", default=0, show_default=True, help="Seed of every trial.")
 @click.option("--out", "plot_path", type=click.Path(dir_okay=False),
               help="PNG of loss against learning rate "
-                   "[default: RESULTS_DIR/RULESET/<workload>_lr_sensitivity.png].")
+                   "[default: RESULTS_DIR/RULESET/<workload>_<sweep>_sensitivity_<submissions>_"
+                   "<steps>steps_<hash of the grid and overrides>.png].")
 @click.option("--data-dir", type=click.Path(), help="Prepared tensorflow-datasets directory.")
 @user_errors
 def sensitivity(submissions, workload, lrs, max_steps, results_dir, hparam, assignments,
@@ -144,8 +145,8 @@ def sensitivity(submissions, workload, lrs, max_steps, results_dir, hparam, assi
         console.print(f"[yellow]note:[/] {sweeps[0].max_steps} steps is less than the step hint "
                       f"({step_hint}): schedules that decay to the hint were stopped before "
                       "their end.")
-    path = plot_path or (Path(results_dir) / ruleset
-                         / f"{sweeps[0].workload}_lr_sensitivity.png")
+    path = plot_path or (Path(results_dir) / ruleset / sensitivity_module.plot_name(
+        sweeps, hparam=hparam, hparams=overrides, seed=seed))
     console.print(f"wrote {sensitivity_module.plot_sweeps(sweeps, path)}")
 
 
