@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-slow test-parity bench-perf lint install clean
+.PHONY: run test test-slow test-parity test-browser bench-perf lint install clean
 
 $(BIN)/bench: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ test-slow: install  ## slow checks: every submission reaches the mnist1d target 
 test-parity: install  ## learning-rate-free optimizers against the authors' PyTorch packages (installs torch)
 	$(BIN)/pip install --quiet -e '.[parity]'
 	$(BIN)/python -m pytest tests/parity
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+test-browser: install  ## the HTML leaderboard page in headless Chromium (installs Debian's chromium, chromium-driver and selenium)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+	$(BIN)/pip install --quiet -e '.[browser]'
+	$(BIN)/python -m pytest -m browser tests/test_report_browser.py
 
 bench-perf: install  ## performance benchmarks: ratios measured side by side in one run
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
