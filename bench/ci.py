@@ -109,11 +109,18 @@ def run_ci(
     if measure == "steps":
         lines += ["This machine's hardware fingerprint differs from the reference's, so the "
                   "ranking compares steps to target, not seconds.", ""]
-    lines.append("| submission | score | " + " | ".join(bases) + " |")
-    lines.append("|---" * (2 + len(bases)) + "|")
-    for name in sorted(scores, key=lambda s: (-scores[s], s)):
-        mark = f"**{name}** (this PR)" if name == submission.name else name
-        cells = [f"{format_value(medians[name].get(w, math.inf), measure)} "
-                 f"({format_ratio(ratios[name][w])})" for w in bases]
-        lines.append(f"| {mark} | {scores[name]:.3f} | " + " | ".join(cells) + " |")
+    lines += ranking_lines(scores, medians, ratios, bases, measure, submission.name)
     return CiResult(True, "\n".join(lines) + "\n", scores, measure)
+
+
+def ranking_lines(scores, medians, ratios, bases, measure: str, this: str) -> list[str]:
+    """The ranking as markdown rows, cells written as `bench score` writes them: a hit more
+    than tau_max times slower than the best is '>4', a miss 'miss (inf)'."""
+    lines = ["| submission | score | " + " | ".join(bases) + " |", "|---" * (2 + len(bases)) + "|"]
+    for name in sorted(scores, key=lambda s: (-scores[s], s)):
+        mark = f"**{name}** (this PR)" if name == this else name
+        times = [medians[name].get(w, math.inf) for w in bases]
+        cells = [f"{format_value(time, measure)} ({format_ratio(ratios[name][w], time)})"
+                 for w, time in zip(bases, times)]
+        lines.append(f"| {mark} | {scores[name]:.3f} | " + " | ".join(cells) + " |")
+    return lines

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from bench import record_schema
-from bench.records import RecordError, read_record, record_paths
+from bench.records import RecordError, TrialId, read_record, record_paths
 
 PLACE = ["ruleset", "submission", "workload", "study", "trial"]
 TOTALS = ["steps", "submission_time", "eval_time", "compile_time", "wall_time",
@@ -121,3 +122,13 @@ def export(sources: Iterable[str | Path], out_dir: str | Path, format: str = "cs
             frame.to_parquet(path, index=False)
         paths.append(path)
     return paths
+
+
+def next_trial(results_dir: str | Path, ruleset: str, submission: str, workload: str,
+               study: int = 0) -> int:
+    """The next free trial number of a study: one past the highest number that has a record, a
+    checkpoint, a lock or a set-aside record in its folder; 0 in an empty folder."""
+    folder = TrialId(ruleset, submission, workload, study, 0).path(results_dir).parent
+    taken = [int(match.group(1)) for path in (folder.iterdir() if folder.is_dir() else ())
+             if (match := re.match(r"trial_(\d+)\.", path.name))]
+    return max(taken, default=-1) + 1

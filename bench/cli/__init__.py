@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from bench import environment
-from bench.cli import listing, records, review, run, science, study
+from bench.cli import completion, data, listing, records, review, run, science, study
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,6 +41,6 @@ def main(coordinator, num_processes, process_id):
 for _command in (
     run.run, study.study, records.score, records.compare, review.check, review.ci,
     records.import_algoperf, listing.list_, science.refine, science.sensitivity, science.predict,
-    science.calibrate,
+    science.calibrate, data.export, data.report, completion.completion,
 ):
     main.add_command(_command)

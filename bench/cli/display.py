@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console(highlight=False)
+from bench.cli.output import print_table
+
+console = Console(highlight=False, soft_wrap=True)  # lines (commands) never hard-wrapped
 
 METRIC_ABBREVIATIONS = {"accuracy": "acc", "mean_average_precision": "mAP"}
 
@@ -49,8 +51,9 @@ class RunDisplay:
     hyperparameter, a conflicting record) is shown without an empty bar above it.
     """
 
-    def __init__(self, workload_name: str):
+    def __init__(self, workload_name: str, quiet: bool = False):
         self.workload_name = workload_name
+        self.quiet = quiet  # no bar at all (--json output)
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -79,6 +82,8 @@ class RunDisplay:
         )
 
     def __call__(self, snapshot):
+        if self.quiet:
+            return
         if self.task is None:
             self._start()
         fraction = snapshot.submission_time / snapshot.max_runtime
@@ -142,7 +147,7 @@ def print_run_summary(outcome) -> None:
     colour = {"hit": "green", "budget": "yellow"}.get(record["outcome"], "red")
     if outcome.skipped:
         console.print(f"[bold]skipped:[/] this trial already ran; its record is {outcome.path}")
-    console.print(eval_summary_table(record))
+    print_table(eval_summary_table(record), console)
     console.print(
         f"[bold]{record['submission']}[/] on [bold]{record['workload']}[/]: "
         f"[{colour}]{record['outcome'].upper()}[/] (target {target})"

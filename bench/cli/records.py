@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from bench import api, compare as compare_module, reporting, scoring, tuning
 from bench.cli.display import console
+from bench.cli.output import print_json, print_table
 from bench.cli.errors import user_errors
 from bench.records import load_records
 
@@ -25,8 +28,10 @@ from bench.records import load_records
               help="Write leaderboard.md/.csv/.json and plots here (default: <first RESULTS>/leaderboard).")
 @click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap samples for the CIs.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print leaderboard.json (scores, intervals, profiles, rows) instead of the table.")
 @user_errors
-def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed):
+def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed, as_json):
     """Score the records under RESULTS (directories or record files; default: results/).
 
     Per workload: the median over studies of each study's fastest trial to target; ratios to the
@@ -36,12 +41,16 @@ def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed):
     records = load_records(results)
     board = scoring.score(records, ruleset=ruleset, measure=measure,
                           mixed_hardware=mixed_hardware, bootstrap_samples=bootstrap, seed=seed)
-    console.print(reporting.rich_table(board))
-    for warning in board.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
     out = out_dir or f"{results[0]}/leaderboard/{board.ruleset}"
     command = "bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
     paths = reporting.write_leaderboard(board, out, records, command=command)
+    if as_json:
+        leaderboard = json.loads((Path(out) / "leaderboard.json").read_text())
+        print_json({**leaderboard, "files": [str(p) for p in paths]})
+        return
+    print_table(reporting.rich_table(board), console)
+    for warning in board.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"wrote {', '.join(p.name for p in paths)} to {out}")
 
 
@@ -49,13 +58,17 @@ def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed):
 @click.argument("a", type=click.Path(exists=True))
 @click.argument("b", type=click.Path(exists=True))
 @click.option("--measure", type=click.Choice(scoring.MEASURES), default="time", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @user_errors
-def compare(a, b, measure):
+def compare(a, b, measure, as_json):
     """Compare two results sets A and B (directories or record files) per workload.
 
     Ratio is B's median over A's: below 1 means B reaches the target faster.
     """
     rows = compare_module.compare(load_records([a]), load_records([b]), measure)
+    if as_json:
+        print_json({"a": a, "b": b, "measure": measure, "rows": [compared_row(r) for r in rows]})
+        return
     table = Table(title=f"A = {a}   B = {b}   ({measure} to target, median over studies)")
     for column in ("ruleset", "workload", "A", "B", "time A", "time B", "B/A", "change"):
         table.add_column(column, justify="right" if column.startswith(("time", "B/")) else "left")
@@ -70,7 +83,7 @@ def compare(a, b, measure):
             reporting.format_value(row.b.median, measure) if row.b else "-",
             ratio, change,
         )
-    console.print(table)
+    print_table(table, console)
 
 
 @click.command(name="import-algoperf")
@@ -91,3 +104,17 @@ def import_algoperf(logs, results_dir, ruleset, submission):
 
     written = import_logs(logs, results_dir, ruleset=ruleset, submission=submission)
     console.print(f"imported {len(written)} trial(s) into {results_dir}")
+
+
+def compared_row(row) -> dict:
+    """One row of `bench compare --json`: both sides' medians and studies, the ratio B/A."""
+
+    def side(entry):
+        if entry is None:
+            return None
+        return {"median": entry.median, "studies": list(entry.study_values),
+                "trials": entry.trials, "hits": entry.hits}
+
+    return {"ruleset": row.ruleset, "workload": row.workload, "submission_a": row.submission_a,
+            "submission_b": row.submission_b, "a": side(row.a), "b": side(row.b),
+            "ratio": row.ratio, "change": row.change}

@@ -8,6 +8,7 @@ import click
 
 from bench import tuning
 from bench.cli.display import checks_table, console
+from bench.cli.output import print_json, print_table
 from bench.cli.errors import user_errors
 from bench.protocol import ProtocolSettings
 
@@ -18,7 +19,8 @@ from bench.protocol import ProtocolSettings
               help="cpu-tier workload for the training check.")
 @click.option("--steps", default=20, show_default=True, type=click.IntRange(min=1),
               help="Training steps of the training check.")
-def check(path, workload, steps):
+@click.option("--json", "as_json", is_flag=True, help="Print the checks' results as JSON.")
+def check(path, workload, steps, as_json):
     """Validate a contributed submission: import, API, search space, a few training steps.
 
     Exits non-zero when any check fails.
@@ -26,7 +28,12 @@ def check(path, workload, steps):
     from bench.check import check_submission
 
     results = check_submission(path, workload=workload, steps=steps)
-    console.print(checks_table(f"bench check {path}", results))
+    if as_json:
+        print_json({"path": path, "valid": all(r.ok for r in results),
+                    "checks": [{"name": r.name, "ok": r.ok, "detail": r.detail}
+                               for r in results]})
+    else:
+        print_table(checks_table(f"bench check {path}", results), console)
     if not all(result.ok for result in results):
         raise SystemExit(1)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bench import api, registry
+from bench import api, registry, results
 from bench.cli.display import RunDisplay, console, print_run_summary
 from bench.cli.errors import user_errors
+from bench.cli.output import print_json
 from bench.protocol import ProtocolSettings
 from bench.submission import load_hparams_file, parse_hparam_assignment
 
@@ -18,6 +19,23 @@ def hparam_overrides(hparams_file: str | None, assignments) -> dict:
         name, value = parse_hparam_assignment(text)
         overrides[name] = value
     return overrides
+
+
+class TrialNumber(click.ParamType):
+    """A trial number, or `auto`: the next free number of the study."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "auto":
+            return value
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if number < 0:
+            self.fail(f"{value!r} is neither a trial number (0, 1, ...) nor 'auto'", param, ctx)
+        return number
 
 
 @click.command()
@@ -36,7 +54,9 @@ def hparam_overrides(hparams_file: str | None, assignments) -> dict:
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for initialisation and data order.")
 @click.option("--study", default=0, show_default=True, help="Study number in the record layout.")
-@click.option("--trial", default=0, show_default=True, help="Trial number in the record layout.")
+@click.option("--trial", default=0, show_default=True, type=TrialNumber(),
+              help="Trial number in the record layout; auto: the next free one of the study "
+                   "(to try other hyperparameters without picking a number).")
 @click.option(
     "--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
     type=click.Path(file_okay=False), help="Where trial records are written.",
@@ -57,9 +77,11 @@ def hparam_overrides(hparams_file: str | None, assignments) -> dict:
 @click.option("--checkpoint-every", default=60.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
               help="Wall-clock seconds between checkpoints of the running trial (for resuming).")
+@click.option("--json", "as_json", is_flag=True,
+              help="No progress bar; print the record's path and the record as JSON.")
 @user_errors
 def run(workload, submission, hparams_file, assignments, seed, study, trial, results_dir,
-        max_runtime, eval_period, max_steps, data_dir, force, checkpoint_every):
+        max_runtime, eval_period, max_steps, data_dir, force, checkpoint_every, as_json):
     """Run one trial: train SUBMISSION on WORKLOAD until the target or the budget.
 
     The record goes to RESULTS_DIR/single/<submission>/<workload>/study_<k>/trial_<n>.json.
@@ -68,12 +90,18 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     overrides = hparam_overrides(hparams_file, assignments)
     settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period, max_steps=max_steps)
     workload = registry.get_workload(workload)
-    with RunDisplay(workload.name) as display:
+    if trial == "auto":
+        submission = registry.get_submission(submission)
+        trial = results.next_trial(results_dir, "single", submission.name, workload.name, study)
+    with RunDisplay(workload.name, quiet=as_json) as display:
         outcome = api.run(
             workload, submission, hparams=overrides, seed=seed, study=study, trial=trial,
             results_dir=results_dir, settings=settings, data_dir=data_dir, force=force,
             on_progress=display, checkpoint_every=checkpoint_every,
         )
+    if as_json:
+        print_json({"path": outcome.path, "skipped": outcome.skipped, "record": outcome.record})
+        return
     print_run_summary(outcome)
     if outcome.record["outcome"] == "error":
         console.print(outcome.record["message"], markup=False)

@@ -7,6 +7,7 @@ Each is a Click command over a small module with a Python API (`bench.refine`,
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from rich.table import Table
 from bench import api, calibration, predict as predict_module, refine as refine_module, registry
 from bench import sensitivity as sensitivity_module
 from bench.cli.display import console, format_number
+from bench.cli.output import print_table
 from bench.cli.errors import UserError, user_errors
 from bench.records import read_record
 from bench.submission import parse_hparam_assignment
@@ -63,15 +65,16 @@ def refine(source, out, plot_path, method, filter_fraction):
     table.add_row("refined peak at", f"{100 * peak_at:.0f}% of the run")
     table.add_row("mean multiplier", f"{sum(multipliers) / len(multipliers):.3f} "
                                      "(linear decay: 0.5)")
-    console.print(table)
+    print_table(table, console)
     step_hint = (record.get("workload_spec") or {}).get("step_hint")
     if step_hint and record.get("steps") and record["steps"] < step_hint:
         console.print(f"[yellow]note:[/] the run stopped at step {record['steps']} of the step "
                       f"hint {step_hint}; nadamw_refined stretches the schedule over the hint.")
     console.print(f"wrote {out} and {plot}")
     peak = format_number(schedule.peak_learning_rate, 6)
-    console.print(f"use it: bench run -w {record['workload']} -s nadamw_refined "
-                  f"--hparam schedule_file={out} --hparam learning_rate={peak}", markup=False)
+    hint = shlex.join(["bench", "run", "-w", record["workload"], "-s", "nadamw_refined",
+                       "--hparam", f"schedule_file={out}", "--hparam", f"learning_rate={peak}"])
+    console.print(f"use it: {hint}", markup=False)
 
 
 # ------------------------------------------------------------------------------- sensitivity
@@ -139,7 +142,7 @@ def sensitivity(submissions, workload, lrs, max_steps, results_dir, hparam, assi
     table.add_row("best lr", *("-" if s.best is None else f"{s.best.learning_rate:.4g}"
                                for s in sweeps))
     table.add_row("[bold]sensitivity[/]", *(f"[bold]{s.sensitivity:.4g}[/]" for s in sweeps))
-    console.print(table)
+    print_table(table, console)
     step_hint = registry.get_workload(workload).spec.step_hint
     if sweeps[0].max_steps < step_hint:
         console.print(f"[yellow]note:[/] {sweeps[0].max_steps} steps is less than the step hint "
@@ -215,7 +218,7 @@ def predict(fit_paths, target_path, out, decay, fit_warmup):
     table.add_row("mean absolute error", f"{errors['mean_absolute_error']:.4g}")
     table.add_row("mean relative error", f"{100 * errors['mean_relative_error']:.2f}%")
     table.add_row("final loss error", f"{errors['final_error']:+.4g}")
-    console.print(table)
+    print_table(table, console)
     console.print(f"wrote {out / 'prediction.json'} and {plot}")
 
 

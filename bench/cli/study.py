@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from bench import api, registry, tuning
@@ -78,5 +80,6 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
                                                                max_steps=max_steps),
             data_dir=data_dir, on_trial=display,
         )
+    hint = shlex.join(["bench", "score", str(results_dir), "--ruleset", ruleset])
     console.print(f"records in {results_dir}/{ruleset}/{submission_obj.name}/; "
-                  f"score with `bench score {results_dir}`")
+                  f"score with `{hint}`", markup=False)
