@@ -30,7 +30,8 @@ def export(results, fmt, out_dir, no_validate):
     evaluation and metric. The same tables as `bench.results.load` in Python.
     """
     results = results or (api.DEFAULT_RESULTS_DIR,)
-    out = out_dir or str(Path(results[0]) / "export")
+    first = Path(results[0])
+    out = out_dir or str((first if first.is_dir() else first.parent) / "export")
     paths = results_module.export(results, out, format=fmt, validate=not no_validate)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False)
 
