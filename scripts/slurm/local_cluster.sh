@@ -10,7 +10,8 @@
 # Everything lives in one directory this script owns ($BENCH_SLURM_DIR, default
 # /tmp/bench-slurm): slurm.conf, a munge key and socket, state, spool, logs and the daemons' pid
 # files. Clients find it through SLURM_CONF; no file under /etc is read or written. The node has
-# 2 CPUs and one partition ("debug"); accounting is off.
+# 2 CPUs and two partitions: "debug" (the default, one job per CPU) and "oversubscribed" (up to
+# four jobs per CPU, for tests that need jobs to overlap); accounting is off.
 set -euo pipefail
 
 DIR=${BENCH_SLURM_DIR:-/tmp/bench-slurm}
@@ -75,6 +76,7 @@ KillWait=10
 MinJobAge=600
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+PartitionName=oversubscribed Nodes=$NODE OverSubscribe=FORCE:4 MaxTime=INFINITE State=UP
 CONF
 }
 
@@ -102,7 +104,7 @@ start_slurm() {
     slurmd -D -f "$CONF" -N "$NODE" >>"$DIR/slurmd.out" 2>&1 &
     echo $! > "$DIR/slurmd.started"
     for _ in $(seq 120); do
-        if [ "$(sinfo -h -N -n "$NODE" -o %T 2>/dev/null)" = idle ]; then
+        if [ "$(sinfo -h -N -n "$NODE" -o %T 2>/dev/null | sort -u)" = idle ]; then
             echo "cluster up: node $NODE idle; SLURM_CONF=$CONF"
             return
         fi
