@@ -29,7 +29,9 @@ submitit's files live in `<results>/<ruleset>/<submission>/jobs/`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import math
 import os
 import re
@@ -59,6 +61,22 @@ CLOCK_HEADROOM = 1.5  # evaluation and checkpoints are not submission time
 
 class SubmissionRefused(RuntimeError):
     """sbatch refused the study's jobs (unknown partition, account, QOS, too long a time limit)."""
+
+
+class BadSbatchFlag(ValueError):
+    """An extra sbatch flag not written `--name` or `--name=value`."""
+
+
+class TrialsUnfinished(RuntimeError):
+    """Some trials' jobs ended without a record; running the study again resumes them."""
+
+    def __init__(self, study: "ClusterStudy"):
+        self.study = study
+        lines = [f"{len(study.unfinished)} trial(s) unfinished; run the same study again to "
+                 "resume them from their checkpoints:"]
+        lines += [f"  {u.trial_id.workload} study {u.trial_id.study} trial {u.trial_id.trial}: "
+                  f"job {u.job_id} {u.state}; log {u.log}" for u in study.unfinished]
+        super().__init__("\n".join(lines))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +124,7 @@ def sbatch_flags(flags: Sequence[str]) -> dict:
     parameters = {}
     for flag in flags:
         if not flag.startswith("--"):
-            raise ValueError(f"sbatch flag {flag!r} must be written --name or --name=value")
+            raise BadSbatchFlag(f"sbatch flag {flag!r} must be written --name or --name=value")
         name, has_value, value = flag[2:].partition("=")
         parameters[name] = value if has_value else True
     return parameters
@@ -129,8 +147,8 @@ def submit(executor, calls: list[tuple]) -> list:
     """Submit `calls` ((function, *args) each) as one job array; sbatch's refusal is raised."""
     import submitit
 
-    try:
-        with executor.batch():
+    try:  # submitit also prints sbatch's complaint to stderr: it goes into the error instead
+        with contextlib.redirect_stderr(io.StringIO()), executor.batch():
             jobs = [executor.submit(*call) for call in calls]
     except (submitit.core.utils.FailedJobError, submitit.core.utils.FailedSubmissionError) as error:
         lines = [line for line in str(error).splitlines() if line.strip()]

@@ -225,3 +225,18 @@ def test_two_studies_at_once_never_train_a_trial_twice(tmp_path, counting_adam):
         assert result.unfinished == []
         assert sorted(o.record["trial"] for o in result.outcomes) == [0, 1]
         assert all(o.record["outcome"] != "error" for o in result.outcomes)
+
+
+def test_command_line_reports_a_refused_submission_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    result = CliRunner().invoke(main, [
+        "study", "-s", "nadamw", "-w", "mnist1d_mlp", "--ruleset", "self", "--studies", "1",
+        "--max-steps", "10", "--results-dir", str(tmp_path / "r"), "--backend", "slurm",
+        "--slurm-partition", "no_such_partition"])
+    assert result.exit_code == 2
+    assert "sbatch refused the jobs" in result.output and "nvalid partition" in result.output
+    assert "Traceback" not in result.output
+    assert list((tmp_path / "r").rglob("trial_*.json")) == []
