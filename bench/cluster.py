@@ -1,19 +1,43 @@
-"""Spreading a study over a cluster with submitit (SLURM, or local processes for trying it out).
+"""Spreading a study over a SLURM cluster with submitit (or local processes, for trying it out).
 
-Every missing trial of the study becomes one submitit job that runs `bench.api.run` on the node
-it lands on, writing its record into the shared results directory (which must be on a file
-system all nodes see). The submitting process waits for the jobs, then records `error` for any
-trial whose job failed or vanished without a record (preempted, out of memory, over its time
-limit), exactly like isolated local trials. Re-running the command resubmits only what is
-missing; unfinished trials resume from their checkpoints.
+Every missing trial of the study becomes one job that runs `bench.api.run` on the node it lands
+on and writes its record into the shared results directory (which must be on a file system all
+nodes see). Many trials go in as one job array, `max_parallel` of them running at once. The
+submitting process polls the queue (`squeue`, which works without SLURM's accounting database)
+until every job has left it, then reads the records.
 
-    bench study -s nadamw --backend slurm --slurm-partition gpu --gpus-per-node 8
+What a job that ends without a record means:
+
+- it was cancelled (`scancel`), preempted, requeued, lost with its node, or killed on the node:
+  the scheduler's doing, not the trial's. The trial stays *unfinished*: its checkpoint (saved
+  every `checkpoint_every` seconds and on SIGTERM, which SLURM sends before it kills a job) is
+  kept, nothing is recorded, and the next run of the same study resumes it. A requeued job
+  resumes by itself when SLURM starts it again.
+- it ran past its time limit (`TIMEOUT`) or out of memory (`OUT_OF_MEMORY`): recorded as `error`,
+  as for a trial in an isolated local process.
+- it raised outside the trial (the job could not import the workload or the submission):
+  recorded as `error` with the traceback.
+
+A study whose jobs cannot be submitted at all (an unknown partition, account or QOS) raises
+`SubmissionRefused` with sbatch's own message, and records nothing.
+
+Each job's log (stdout and stderr together) is linked beside its record as `trial_<n>.log`;
+submitit's files live in `<results>/<ruleset>/<submission>/jobs/`.
+
+    bench study -s nadamw --backend slurm --slurm-partition gpu --gpus-per-node 1 --jobs 8
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import math
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -23,6 +47,197 @@ from bench.protocol import ProtocolSettings
 from bench.records import TrialId, read_record
 
 BACKENDS = ("slurm", "local")
+# Job states after which a job never runs again (squeue's %T names).
+ENDED_STATES = frozenset({"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY",
+                          "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"})
+# Ended without a record: the trial's own doing, recorded as `error` (the rest stay unfinished).
+TRIAL_FAULT_STATES = {
+    "TIMEOUT": "the cluster job ran past its time limit of {limit} and was stopped",
+    "OUT_OF_MEMORY": "the cluster job ran out of memory",
+}
+STARTUP_HEADROOM_S = 15 * 60  # interpreter, dataset loading and compilation, off the clock
+CLOCK_HEADROOM = 1.5  # evaluation and checkpoints are not submission time
+
+
+class SubmissionRefused(RuntimeError):
+    """sbatch refused the study's jobs (unknown partition, account, QOS, too long a time limit)."""
+
+
+class BadSbatchFlag(ValueError):
+    """An extra sbatch flag not written `--name` or `--name=value`."""
+
+
+class TrialsUnfinished(RuntimeError):
+    """Some trials' jobs ended without a record; running the study again resumes them."""
+
+    def __init__(self, study: "ClusterStudy"):
+        self.study = study
+        lines = [f"{len(study.unfinished)} trial(s) unfinished; run the same study again to "
+                 "resume them from their checkpoints:"]
+        lines += [f"  {u.trial_id.workload} study {u.trial_id.study} trial {u.trial_id.trial}: "
+                  f"job {u.job_id} {u.state}; log {u.log}" for u in study.unfinished]
+        super().__init__("\n".join(lines))
+
+
+@dataclasses.dataclass(frozen=True)
+class SlurmOptions:
+    """What a job asks of the cluster; None leaves the choice to the cluster's defaults."""
+
+    partition: str | None = None
+    gpus_per_node: int | None = None
+    cpus_per_task: int | None = None
+    account: str | None = None
+    qos: str | None = None
+    extra_flags: tuple[str, ...] = ()  # further sbatch flags, e.g. "--constraint=a100"
+    max_parallel: int | None = None  # array tasks running at once (None: as many as fit)
+    time_limit: float | None = None  # seconds per job (None: from the trial's budget)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnfinishedTrial:
+    """A trial whose job ended without a record; the next run of the study resumes it."""
+
+    trial_id: TrialId
+    job_id: str
+    state: str
+    log: Path | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterStudy:
+    outcomes: list[api.RunOutcome]  # finished trials, in plan order
+    unfinished: list[UnfinishedTrial]
+
+
+def job_time_limit(workloads, settings: ProtocolSettings) -> float:
+    """Seconds a job may run: 1.5 x the largest trial budget + 15 minutes.
+
+    The budget counts submission time only; evaluations and checkpoints come on top of it
+    (hence the factor), and start-up (interpreter, dataset, compilation) before it.
+    """
+    budget = max(settings.resolve(w.spec).max_runtime for w in workloads)
+    return CLOCK_HEADROOM * budget + STARTUP_HEADROOM_S
+
+
+def sbatch_flags(flags: Sequence[str]) -> dict:
+    """`["--constraint=a100", "--exclusive"]` as submitit's `additional_parameters`."""
+    parameters = {}
+    for flag in flags:
+        if not flag.startswith("--"):
+            raise BadSbatchFlag(f"sbatch flag {flag!r} must be written --name or --name=value")
+        name, has_value, value = flag[2:].partition("=")
+        parameters[name] = value if has_value else True
+    return parameters
+
+
+def executor_parameters(options: SlurmOptions, time_limit: float) -> dict:
+    """submitit's AutoExecutor parameters for SLURM jobs under `options`."""
+    chosen = {
+        "slurm_partition": options.partition, "slurm_gpus_per_node": options.gpus_per_node,
+        "slurm_account": options.account, "slurm_qos": options.qos,
+        "cpus_per_task": options.cpus_per_task,
+        "slurm_array_parallelism": options.max_parallel,
+        "slurm_additional_parameters": sbatch_flags(options.extra_flags) or None,
+    }
+    parameters = {key: value for key, value in chosen.items() if value is not None}
+    return dict(parameters, timeout_min=math.ceil(time_limit / 60), slurm_stderr_to_stdout=True)
+
+
+def submit(executor, calls: list[tuple]) -> list:
+    """Submit `calls` ((function, *args) each) as one job array; sbatch's refusal is raised."""
+    import submitit
+
+    try:  # submitit also prints sbatch's complaint to stderr: it goes into the error instead
+        with contextlib.redirect_stderr(io.StringIO()), executor.batch():
+            jobs = [executor.submit(*call) for call in calls]
+    except (submitit.core.utils.FailedJobError, submitit.core.utils.FailedSubmissionError) as error:
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        reason = "; ".join(line for line in lines if "error" in line.lower()) or " ".join(lines)
+        raise SubmissionRefused(f"sbatch refused the jobs: {reason}") from None
+    return jobs
+
+
+def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
+    """`{job id: state}` of the given jobs SLURM still knows; None when squeue cannot answer.
+
+    Array tasks appear as `<array>_<task>`. Ended jobs stay listed (with `--states=all`) for
+    the cluster's MinJobAge; a job no longer listed has ended long ago.
+    """
+    arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
+    try:
+        listing = subprocess.run(
+            ["squeue", "--noheader", "--array", "--states=all", "--format=%i %T",
+             f"--jobs={','.join(arrays)}"],
+            capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if listing.returncode != 0 and "Invalid job id" not in listing.stderr:
+        return None
+    return dict(line.split()[:2] for line in listing.stdout.splitlines() if line.strip())
+
+
+def ended_state(job, states: dict[str, str] | None) -> str | None:
+    """The state a job ended in, or None while it may still run."""
+    import submitit
+
+    if not isinstance(job, submitit.SlurmJob):  # submitit's local executor: ask the process
+        return job.state.upper() if job.done() else None
+    if states is None:  # squeue did not answer: ask again later
+        return None
+    state = states.get(job.job_id, "ENDED")  # forgotten by SLURM: it ended long ago
+    return state if state == "ENDED" or state in ENDED_STATES else None
+
+
+def wait_for(jobs: list, on_start: Callable[[int], None], poll: float = 2.0):
+    """Yield `(index, state)` for each job as it leaves the queue; `on_start` once it runs."""
+    import submitit
+
+    waiting, started = set(range(len(jobs))), set()
+    while waiting:
+        slurm_ids = [jobs[i].job_id for i in waiting if isinstance(jobs[i], submitit.SlurmJob)]
+        states = queue_states(slurm_ids) if slurm_ids else {}
+        for index in sorted(waiting):
+            if index not in started and (states or {}).get(jobs[index].job_id) != "PENDING":
+                started.add(index)
+                on_start(index)
+            state = ended_state(jobs[index], states)
+            if state is not None:
+                waiting.discard(index)
+                yield index, state
+        if waiting:
+            time.sleep(poll)
+
+
+def link_log(record_path: Path, job) -> Path:
+    """Link the job's log beside the trial's record as `trial_<n>.log`."""
+    link = record_path.with_suffix(".log")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(os.path.relpath(Path(job.paths.stdout).resolve(), link.parent))
+    return link
+
+
+def job_error(job) -> str | None:
+    """The error a job returned (an exception outside the trial), or None."""
+    if not job.paths.result_pickle.exists():
+        return None
+    try:
+        job.result()
+    except Exception as error:  # the job's own traceback, as submitit reports it
+        return f"cluster job {job.job_id} failed: {error}"
+    return None
+
+
+def await_record(path: Path, job, patience: float = 30.0) -> bool:
+    """Whether the record exists; a job that succeeded gets `patience` seconds for it to show
+    (a shared file system may show another node's new files late)."""
+    deadline = time.monotonic() + patience
+    while not path.exists():
+        if not job.paths.result_pickle.exists() or time.monotonic() > deadline:
+            return False
+        time.sleep(1.0)
+    return True
 
 
 def run_study_on_cluster(
@@ -36,12 +251,15 @@ def run_study_on_cluster(
     settings: ProtocolSettings = ProtocolSettings(),
     data_dir: str | None = None,
     backend: str = "slurm",
-    log_dir: str | None = None,
-    time_limit: float | None = None,
-    parameters: dict | None = None,
+    options: SlurmOptions = SlurmOptions(),
+    checkpoint_every: float = 60.0,
     on_trial=None,
-) -> list[api.RunOutcome]:
-    """Submit the study's missing trials as jobs, wait for them, return every trial's outcome."""
+) -> ClusterStudy:
+    """Submit the study's missing trials as jobs, wait for them, return what they left.
+
+    `on_trial(index, total, planned, outcome)` is called when a job starts running (outcome
+    None) and when it ended with a record; unfinished trials are in the result's `unfinished`.
+    """
     import submitit
 
     if isinstance(submission, str):
@@ -52,49 +270,53 @@ def run_study_on_cluster(
             settings, budget_multiplier=tuning.DEFAULT_BUDGET_MULTIPLIER[ruleset])
     plan = tuning.plan_study(submission, workloads, ruleset, studies, trials)
     notify = on_trial or (lambda *args: None)
+    results_dir = Path(results_dir).resolve()
+    ids = [TrialId(ruleset, submission.name, p.workload.name, p.study, p.trial) for p in plan]
+    missing = [i for i, tid in enumerate(ids) if not tid.path(results_dir).exists()]
 
-    def trial_id(planned):
-        return TrialId(ruleset, submission.name, planned.workload.name, planned.study,
-                       planned.trial)
-
-    missing = [p for p in plan if not trial_id(p).path(results_dir).exists()]
-    limit = time_limit or max(
-        isolation.default_time_limit(p.workload, settings) for p in plan)
+    limit = options.time_limit or job_time_limit(workloads, settings)
     executor = submitit.AutoExecutor(
-        folder=log_dir or str(Path(results_dir) / "cluster_logs"),
-        cluster=None if backend == "slurm" else "local",
-    )
-    executor.update_parameters(timeout_min=math.ceil(limit / 60), **(parameters or {}))
-    jobs = []
-    with executor.batch():  # one array job on SLURM
-        for planned in missing:
-            kwargs = dict(hparams=planned.hparams, seed=planned.seed, ruleset=ruleset,
-                          study=planned.study, trial=planned.trial,
-                          results_dir=str(Path(results_dir).resolve()), settings=settings,
-                          data_dir=data_dir)
-            jobs.append(executor.submit(
-                isolation._child, registry.workload_reference(planned.workload),
-                str(submission.path), submission.name, kwargs,
-                jax.config.jax_compilation_cache_dir,
-            ))
-    failures = {}
-    for index, (planned, job) in enumerate(zip(missing, jobs)):
-        notify(index, len(missing), planned, None)
-        try:
-            job.result()
-        except Exception as error:  # the job failed on its node: its error becomes the record
-            failures[trial_id(planned)] = f"cluster job {job.job_id} failed: {error}"
-    outcomes = []
-    for planned in plan:
-        tid = trial_id(planned)
-        path = tid.path(results_dir)
-        if path.exists():
-            outcome = api.RunOutcome(read_record(path), path, skipped=planned not in missing)
+        folder=results_dir / ruleset / submission.name / "jobs",
+        cluster=None if backend == "slurm" else "local")
+    if backend == "slurm":
+        executor.update_parameters(**executor_parameters(options, limit))
+    else:
+        executor.update_parameters(timeout_min=math.ceil(limit / 60))
+    jobs = submit(executor, [job_call(plan[i], ruleset, results_dir, settings, data_dir,
+                                      submission, checkpoint_every) for i in missing])
+    for i, job in zip(missing, jobs):
+        link_log(ids[i].path(results_dir), job)
+
+    settled, unfinished = {}, []
+    for position, state in wait_for(jobs, lambda k: notify(k, len(missing), plan[missing[k]], None)):
+        index, job = missing[position], jobs[position]
+        path = ids[index].path(results_dir)
+        if await_record(path, job):
+            settled[index] = api.RunOutcome(read_record(path), path, skipped=False)
         else:
-            message = failures.get(tid, "the cluster job ended without writing a record")
-            outcome = isolation.record_failure(planned.workload, submission, planned.hparams,
-                                               planned.seed, tid, results_dir, settings, message)
-        outcomes.append(outcome)
-        if planned in missing:
-            notify(missing.index(planned), len(missing), planned, outcome)
-    return outcomes
+            message = job_error(job)
+            if message is None and state in TRIAL_FAULT_STATES:
+                message = TRIAL_FAULT_STATES[state].format(limit=f"{limit / 60:.0f} min")
+            if message is None:
+                unfinished.append(UnfinishedTrial(ids[index], job.job_id, state,
+                                                  path.with_suffix(".log")))
+                continue
+            planned = plan[index]
+            settled[index] = isolation.record_failure(
+                planned.workload, submission, planned.hparams, planned.seed, ids[index],
+                results_dir, settings, message)
+        notify(position, len(missing), plan[index], settled[index])
+    outcomes = [settled.get(i) or api.RunOutcome(read_record(tid.path(results_dir)),
+                                                  tid.path(results_dir), skipped=True)
+                for i, tid in enumerate(ids) if i in settled or i not in missing]
+    return ClusterStudy(outcomes, unfinished)
+
+
+def job_call(planned, ruleset, results_dir, settings, data_dir, submission, checkpoint_every):
+    """The function and arguments one job runs: the trial, in the job's own process."""
+    kwargs = dict(hparams=planned.hparams, seed=planned.seed, ruleset=ruleset,
+                  study=planned.study, trial=planned.trial, results_dir=str(results_dir),
+                  settings=settings, data_dir=data_dir, checkpoint_every=checkpoint_every)
+    return (isolation._child, registry.workload_reference(planned.workload),
+            str(submission.path), submission.name, kwargs,
+            jax.config.jax_compilation_cache_dir)

@@ -154,42 +154,37 @@ STUDY_BACKENDS = ("processes", "slurm", "submitit-local")
 directory on a shared file system); submitit-local: the same jobs as local processes."""
 
 
-@dataclasses.dataclass(frozen=True)
-class SlurmParameters:
-    """The SLURM resources of each trial's job; unset ones are left to the cluster's defaults."""
-
-    partition: str | None = None
-    gpus_per_node: int | None = None
-    cpus_per_task: int | None = None
-
-    def submitit_parameters(self) -> dict[str, Any]:
-        """As submitit's `update_parameters` keywords."""
-        named = {"slurm_partition": self.partition, "gpus_per_node": self.gpus_per_node,
-                 "cpus_per_task": self.cpus_per_task}
-        return {key: value for key, value in named.items() if value is not None}
-
-
 def run_study_on(
     backend: str,
     submission: str | Submission,
     workloads: Sequence[str | Workload],
     *,
-    slurm: SlurmParameters = SlurmParameters(),
+    slurm=None,
     isolate: bool = True,
-    jobs: int = 1,
+    jobs: int | None = None,
     time_limit: float | None = None,
     **study: Any,
 ) -> list[api.RunOutcome]:
     """`run_study` on one of `STUDY_BACKENDS`; `study` holds run_study's other keywords
-    (ruleset, studies, trials, results_dir, settings, data_dir, on_trial)."""
+    (ruleset, studies, trials, results_dir, settings, data_dir, on_trial).
+
+    On a cluster, `slurm` is a `bench.cluster.SlurmOptions`, `jobs` limits the trials running
+    at once (default: no limit) and `time_limit` is each job's (default: from the budget).
+    Trials whose jobs ended without a record raise `bench.cluster.TrialsUnfinished` once every
+    job has ended; running the same study again resumes them.
+    """
     if backend == "processes":
-        return run_study(submission, workloads, isolate=isolate, jobs=jobs,
+        return run_study(submission, workloads, isolate=isolate, jobs=jobs or 1,
                          time_limit=time_limit, **study)
     if backend not in STUDY_BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(STUDY_BACKENDS)}")
-    from bench.cluster import run_study_on_cluster
+    from bench import cluster
 
-    on_slurm = backend == "slurm"
-    return run_study_on_cluster(
-        submission, workloads, backend="slurm" if on_slurm else "local", time_limit=time_limit,
-        parameters=slurm.submitit_parameters() if on_slurm else None, **study)
+    options = dataclasses.replace(slurm or cluster.SlurmOptions(), max_parallel=jobs,
+                                  time_limit=time_limit)
+    result = cluster.run_study_on_cluster(
+        submission, workloads, backend="slurm" if backend == "slurm" else "local",
+        options=options, **study)
+    if result.unfinished:
+        raise cluster.TrialsUnfinished(result)
+    return result.outcomes

@@ -77,14 +77,6 @@ def test_bench_exports_the_run_api_on_first_use():
     assert bench.run is run and "run" in bench.__all__
 
 
-def test_slurm_parameters_pass_only_what_was_set():
-    from bench.tuning import SlurmParameters
-
-    assert SlurmParameters().submitit_parameters() == {}
-    assert SlurmParameters("gpu", cpus_per_task=4).submitit_parameters() == {
-        "slurm_partition": "gpu", "cpus_per_task": 4}
-
-
 def test_unknown_study_backend_is_refused():
     import pytest
 

@@ -1,9 +1,12 @@
-"""A study spread over submitit jobs (local processes: the same code path as SLURM)."""
+"""A study spread over submitit jobs (local processes: the same code path as SLURM), and the
+sbatch options of SLURM jobs. Studies on a real cluster are in tests/slurm (make test-slurm)."""
 
 import json
+import os
 
 import pytest
 
+from bench import cluster
 from bench.protocol import ProtocolSettings
 from bench.submission import load_submission
 from tests.conftest import TINY, write_submission
@@ -13,18 +16,83 @@ submitit = pytest.importorskip("submitit")
 
 
 def test_study_over_local_submitit_jobs(tmp_path):
-    from bench import cluster
-
     path = write_submission(tmp_path, HOSTILE, name="hostile")
     (path.parent / "search_space.json").write_text(json.dumps(
         {"mode": {"feasible_points": ["fine", "crash"]}}))
-    outcomes = cluster.run_study_on_cluster(
+    result = cluster.run_study_on_cluster(
         load_submission(path), [TINY], ruleset="external", studies=1, trials=2,
-        results_dir=str(tmp_path / "r"), backend="local", log_dir=str(tmp_path / "logs"),
+        results_dir=str(tmp_path / "r"), backend="local",
         settings=ProtocolSettings(max_steps=5, eval_period=1e6, evaluate_test=False),
-        time_limit=300,
+        options=cluster.SlurmOptions(time_limit=300),
     )
-    by_mode = {o.record["hparams"]["mode"]: o.record for o in outcomes}
-    assert by_mode["fine"]["outcome"] == "budget"
-    assert by_mode["crash"]["outcome"] == "error" and "cluster job" in by_mode["crash"]["message"]
-    assert len(list((tmp_path / "r").rglob("trial_*.json"))) == 2
+    [fine] = result.outcomes
+    assert fine.record["hparams"]["mode"] == "fine" and fine.record["outcome"] == "budget"
+    # a job killed (here by its own SIGKILL) leaves the trial unfinished, to resume, not `error`
+    [crashed] = result.unfinished
+    assert crashed.trial_id.trial != fine.record["trial"]
+    assert not crashed.trial_id.path(tmp_path / "r").exists()
+    assert len(list((tmp_path / "r").rglob("trial_*.json"))) == 1
+    # each job's log is linked beside its record
+    assert "Starting with JobEnvironment" in crashed.log.read_text()
+
+
+def test_only_chosen_options_reach_sbatch():
+    assert cluster.executor_parameters(cluster.SlurmOptions(), 3600.5) == {
+        "timeout_min": 61, "slurm_stderr_to_stdout": True}
+    chosen = cluster.SlurmOptions(
+        partition="gpu", gpus_per_node=1, cpus_per_task=8, account="lab", qos="high",
+        extra_flags=("--constraint=a100", "--exclusive"), max_parallel=4)
+    assert cluster.executor_parameters(chosen, 60) == {
+        "slurm_partition": "gpu", "slurm_gpus_per_node": 1, "cpus_per_task": 8,
+        "slurm_account": "lab", "slurm_qos": "high", "slurm_array_parallelism": 4,
+        "slurm_additional_parameters": {"constraint": "a100", "exclusive": True},
+        "timeout_min": 1, "slurm_stderr_to_stdout": True,
+    }
+    with pytest.raises(cluster.BadSbatchFlag, match="'constraint=a100'"):
+        cluster.sbatch_flags(["constraint=a100"])
+
+
+def fake_sbatch(tmp_path, monkeypatch, body: str):
+    """An `sbatch` on PATH that runs `body` (its job script is $1)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\n{body}\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_options_reach_the_sbatch_script(tmp_path, monkeypatch):
+    fake_sbatch(tmp_path, monkeypatch,
+                f'cp "$1" {tmp_path}/script.sh; echo "Submitted batch job 42"')
+    executor = submitit.AutoExecutor(folder=tmp_path / "jobs", cluster="slurm")
+    options = cluster.SlurmOptions(partition="gpu", gpus_per_node=2, account="lab", qos="high",
+                                   extra_flags=("--constraint=a100",), max_parallel=3)
+    executor.update_parameters(**cluster.executor_parameters(options, 5400))
+    jobs = cluster.submit(executor, [(print, "a"), (print, "b")])
+    assert [job.job_id for job in jobs] == ["42_0", "42_1"]
+    script = (tmp_path / "script.sh").read_text()
+    for line in ("--partition=gpu", "--gpus-per-node=2", "--account=lab", "--qos=high",
+                 "--constraint=a100", "--time=90", "--array=0-1%2"):
+        assert f"#SBATCH {line}" in script
+
+
+def test_refused_submission_names_sbatch_message(tmp_path, monkeypatch):
+    fake_sbatch(tmp_path, monkeypatch, "echo 'sbatch: error: invalid partition specified: "
+                "nope' >&2; echo 'sbatch: error: Batch job submission failed: Invalid partition "
+                "name specified' >&2; exit 1")
+    executor = submitit.AutoExecutor(folder=tmp_path / "jobs", cluster="slurm")
+    executor.update_parameters(**cluster.executor_parameters(cluster.SlurmOptions(), 60))
+    with pytest.raises(cluster.SubmissionRefused) as refused:
+        cluster.submit(executor, [(print, "a")])
+    assert str(refused.value) == (
+        "sbatch refused the jobs: sbatch: error: invalid partition specified: nope; "
+        "sbatch: error: Batch job submission failed: Invalid partition name specified")
+
+
+def test_job_time_limit_leaves_headroom_over_the_budget():
+    from bench import registry
+
+    workload = registry.get_workload("mnist1d_mlp")  # budget 20 s
+    assert cluster.job_time_limit([workload], ProtocolSettings()) == 1.5 * 20 + 15 * 60
+    tripled = ProtocolSettings(budget_multiplier=3.0, max_runtime=1000.0)
+    assert cluster.job_time_limit([workload], tripled) == 1.5 * 3000 + 15 * 60

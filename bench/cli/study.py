@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shlex
+import sys
 
 import click
 
-from bench import api, registry, tuning
+from bench import api, cluster, registry, tuning
 from bench.cli.display import StudyDisplay, console
-from bench.cli.errors import user_errors
+from bench.cli.errors import UserError, user_errors
 from bench.protocol import ProtocolSettings
 
 
@@ -35,12 +36,14 @@ from bench.protocol import ProtocolSettings
 @click.option("--data-dir", type=click.Path(), help="Prepared tensorflow-datasets directory.")
 @click.option("--isolate/--in-process", default=True, show_default=True,
               help="Run each trial in its own process, so crashes and hangs become records.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Trials run at once (isolated processes). Parallel trials share the machine "
-                   "and slow each other: use 1 for timings you will publish.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Trials run at once: isolated processes on this machine (default 1; parallel "
+                   "trials share it and slow each other, use 1 for timings you will publish), "
+                   "or array jobs on a cluster (default: as many as the cluster runs).")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
-              help="Wall-clock seconds before an isolated trial is stopped "
-                   "(default: 5x its budget + 10 minutes).")
+              help="Wall-clock seconds before an isolated trial is stopped (default: 5x its "
+                   "budget + 10 minutes); on a cluster, each job's time limit (default: 1.5x "
+                   "the budget + 15 minutes).")
 @click.option("--backend", type=click.Choice(tuning.STUDY_BACKENDS),
               default="processes", show_default=True,
               help="processes: on this machine. slurm: one submitit job per trial on a SLURM "
@@ -49,10 +52,15 @@ from bench.protocol import ProtocolSettings
 @click.option("--slurm-partition", help="SLURM partition for --backend slurm.")
 @click.option("--gpus-per-node", type=click.IntRange(min=0), help="GPUs per job (--backend slurm).")
 @click.option("--cpus-per-task", type=click.IntRange(min=1), help="CPUs per job (--backend slurm).")
+@click.option("--slurm-account", help="SLURM account the jobs are charged to.")
+@click.option("--slurm-qos", help="SLURM quality of service of the jobs.")
+@click.option("--sbatch-flag", "sbatch_flags", multiple=True, metavar="--NAME[=VALUE]",
+              help="Further sbatch flag for every job, e.g. --sbatch-flag=--constraint=a100 "
+                   "(repeatable).")
 @user_errors
 def study(submission, workload_names, tier, ruleset, studies, trials, results_dir, max_runtime,
           max_steps, data_dir, isolate, jobs, trial_timeout, backend, slurm_partition,
-          gpus_per_node, cpus_per_task):
+          gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags):
     """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
 
     Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
@@ -69,17 +77,25 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
         f"{len(plan) // (studies * len(workloads))} trials x {len(workloads)} workloads "
         f"= {len(plan)} trials"
     )
-    slurm = tuning.SlurmParameters(slurm_partition, gpus_per_node, cpus_per_task)
-    with StudyDisplay(len(plan)) as display:
-        if backend != "processes":
-            display.status("submitted; waiting for jobs")
-        tuning.run_study_on(
-            backend, submission_obj, workloads, slurm=slurm, isolate=isolate, jobs=jobs,
-            time_limit=trial_timeout, ruleset=ruleset, studies=studies, trials=trials,
-            results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime,
-                                                               max_steps=max_steps),
-            data_dir=data_dir, on_trial=display,
-        )
+    slurm = cluster.SlurmOptions(
+        partition=slurm_partition, gpus_per_node=gpus_per_node, cpus_per_task=cpus_per_task,
+        account=slurm_account, qos=slurm_qos, extra_flags=tuple(sbatch_flags))
+    try:
+        with StudyDisplay(len(plan)) as display:
+            if backend != "processes":
+                display.status("submitted; waiting for jobs (logs beside the records)")
+            tuning.run_study_on(
+                backend, submission_obj, workloads, slurm=slurm, isolate=isolate, jobs=jobs,
+                time_limit=trial_timeout, ruleset=ruleset, studies=studies, trials=trials,
+                results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime,
+                                                                   max_steps=max_steps),
+                data_dir=data_dir, on_trial=display,
+            )
+    except (cluster.SubmissionRefused, cluster.BadSbatchFlag) as error:  # nothing was submitted
+        raise UserError(str(error)) from None
+    except cluster.TrialsUnfinished as unfinished:
+        console.print(str(unfinished), markup=False)
+        sys.exit(75)
     hint = shlex.join(["bench", "score", str(results_dir), "--ruleset", ruleset])
     console.print(f"records in {results_dir}/{ruleset}/{submission_obj.name}/; "
                   f"score with `{hint}`", markup=False)
