@@ -27,7 +27,9 @@ import math
 import re
 from pathlib import Path
 
-from bench.records import SCHEMA_VERSION, RecordError, TrialId, read_record, write_record
+from bench.trial.record import (
+    SCHEMA_VERSION, Record, RecordError, TrialId, read_record, write_record,
+)
 
 RULESET_FOLDERS = {"external_tuning": "external", "self_tuning": "self",
                    "external": "external", "self": "self"}
@@ -160,7 +162,7 @@ def trial_record(trial_dir: Path, ruleset: str, submission: str, study: int) -> 
     count = meta.get("gpu_count") or meta.get("cpu_count") or 0
     fingerprint = hashlib.sha256(f"algoperf|{machine}|{count}".encode()).hexdigest()[:12]
     source = (trial_dir / "eval_measurements.csv").read_bytes()
-    return {
+    return Record.from_dict({
         "schema_version": SCHEMA_VERSION,
         "ruleset": ruleset, "submission": submission, "workload": workload,
         "study": study, "trial": trial,
@@ -190,7 +192,7 @@ def trial_record(trial_dir: Path, ruleset: str, submission: str, study: int) -> 
         "versions": {"source": "algoperf"},
         "git_commit": meta.get("git_commit_hash"),
         "imported_from": str(trial_dir),
-    }
+    }, source=trial_dir)
 
 
 def find_trials(logs: Path, ruleset: str | None, submission: str | None):

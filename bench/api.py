@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from bench import registry
 from bench.protocol import ProtocolSettings
-from bench.records import TrialId, make_record, read_record, set_aside, write_record
-from bench.checkpoint import checkpoint_path, remove as remove_checkpoint
-from bench.runner import CheckpointPlan, Progress, run_trial
 from bench.submission import Submission, resolve_hparams
+from bench.trial.execute import RunOutcome, TrialBusyError, TrialConflictError, execute
+from bench.trial.loop import Progress
+from bench.trial.record import TrialId
 from bench.workload import Workload
 
 DEFAULT_RESULTS_DIR = "results"
 
-
-class TrialConflictError(ValueError):
-    """A finished record exists for this trial, but with other hyperparameters or seed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RunOutcome:
-    record: dict
-    path: Path
-    skipped: bool  # True when the trial had already been run and was not run again
+__all__ = ["DEFAULT_RESULTS_DIR", "RunOutcome", "TrialBusyError", "TrialConflictError", "run"]
 
 
 def run(
@@ -44,16 +34,20 @@ def run(
     force: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     checkpoint_every: float = 60.0,
+    wait: bool = False,
 ) -> RunOutcome:
     """Run one trial and record it, or return the existing record if it already ran.
 
-    `hparams` overrides the submission's default point. A re-run of a finished trial is a
+    `hparams` overrides the submission's default point; a name it does not have or a value of
+    the wrong kind is an `HparamsError` before anything trains. A re-run of a finished trial is a
     no-op; one with other hyperparameters or another seed is refused (use another study/trial
     number, another results directory, or `force=True`, which sets the old record aside).
 
     An unfinished trial (interrupted by Ctrl-C, SIGTERM or a crash) left a checkpoint beside its
     record's path, saved every `checkpoint_every` seconds; running it again resumes from there
-    with the submission time restored.
+    with the submission time restored (`RunOutcome.resumed_from_step`). While it trains, the
+    trial is locked: another process running it gets `TrialBusyError` (or waits, with `wait`).
+    See `bench.trial.execute` for what is checked before training and what is never lost.
     """
     if isinstance(workload, str):
         workload = registry.get_workload(workload)
@@ -61,29 +55,6 @@ def run(
         submission = registry.get_submission(submission)
     point = resolve_hparams(submission, hparams)
     trial_id = TrialId(ruleset, submission.name, workload.name, study, trial)
-    path = trial_id.path(results_dir)
-
-    if path.exists():
-        existing = read_record(path)
-        same = existing.get("hparams") == point and existing.get("seed") == seed
-        if not force:
-            if not same:
-                raise TrialConflictError(
-                    f"{path} already holds this trial with other hyperparameters or seed; "
-                    "choose another --study/--trial or --results-dir, or pass --force"
-                )
-            return RunOutcome(existing, path, skipped=True)
-        set_aside(path)
-
-    workload.load(data_dir)
-    plan = CheckpointPlan(checkpoint_path(path), checkpoint_every)
-    if force:
-        remove_checkpoint(plan.path)
-    result = run_trial(
-        workload, submission, point, seed=seed, settings=settings, on_progress=on_progress,
-        checkpoint=plan,
-    )
-    record = make_record(trial_id, result, workload, submission)
-    write_record(path, record)
-    remove_checkpoint(plan.path)
-    return RunOutcome(record, path, skipped=False)
+    return execute(workload, submission, point, trial_id, seed=seed, results_dir=results_dir,
+                   settings=settings, data_dir=data_dir, force=force, on_progress=on_progress,
+                   checkpoint_every=checkpoint_every, wait=wait)

@@ -20,7 +20,7 @@ import numpy as np
 
 from bench import registry
 from bench.protocol import ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from bench.submission import resolve_hparams
 
 

@@ -29,18 +29,21 @@ from bench.submission import HparamsError, SubmissionError, load_submission, res
 IMPORT_TIME_LIMIT = 120.0
 DEFAULT_CHECK_WORKLOAD = "mnist1d_mlp"
 
+# The probe answers in a file (argv[2]), not on stdout, which the submission may print to.
 _IMPORT_PROBE = """
 import json, sys
 from bench.submission import load_submission, SubmissionError
 try:
     s = load_submission(sys.argv[1])
 except SubmissionError as error:
-    print(json.dumps({"ok": False, "detail": str(error)}))
+    answer = {"ok": False, "detail": str(error)}
 else:
-    print(json.dumps({"ok": True, "detail": f"defines make_optimizer, DEFAULT_HPARAMS "
-                      f"({len(s.default_hparams)} hyperparameters)"
-                      + (", eval_params" if s.eval_params else "")
-                      + (", batch_size" if s.batch_size else "")}))
+    answer = {"ok": True, "detail": f"defines make_optimizer, DEFAULT_HPARAMS "
+              f"({len(s.default_hparams)} hyperparameters)"
+              + (", eval_params" if s.eval_params else "")
+              + (", batch_size" if s.batch_size else "")}
+with open(sys.argv[2], "w") as handle:
+    json.dump(answer, handle)
 """
 
 
@@ -52,18 +55,22 @@ class CheckResult:
 
 
 def check_import(path: Path, time_limit: float = IMPORT_TIME_LIMIT) -> CheckResult:
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _IMPORT_PROBE, str(path)],
-            capture_output=True, text=True, timeout=time_limit,
-        )
-    except subprocess.TimeoutExpired:
-        return CheckResult("import", False, f"importing took more than {time_limit:.0f}s")
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as folder:
+        answer_path = Path(folder) / "answer.json"
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _IMPORT_PROBE, str(path), str(answer_path)],
+                capture_output=True, text=True, timeout=time_limit,
+            )
+        except subprocess.TimeoutExpired:
+            return CheckResult("import", False, f"importing took more than {time_limit:.0f}s")
+        try:
+            answer = json.loads(answer_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            answer = None
+    if done.returncode != 0 or answer is None:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return CheckResult("import", False, f"the import process failed ({done.returncode}): {tail}")
-    answer = json.loads(lines[-1])
     return CheckResult("import", answer["ok"], answer["detail"])
 
 
@@ -82,13 +89,16 @@ def check_search_space(submission) -> CheckResult:
 
 
 def check_training(submission, workload_name: str, steps: int) -> CheckResult:
-    from bench.isolation import run_isolated
+    from bench.trial.backends import TrialRequest, run_isolated
+    from bench.trial.record import TrialId
 
     workload = registry.get_workload(workload_name)
     settings = ProtocolSettings(max_steps=steps, eval_period=1e9, evaluate_test=False)
+    trial_id = TrialId("single", submission.name, workload.name)
     with tempfile.TemporaryDirectory(prefix="bench-check-") as results:
-        outcome = run_isolated(workload, submission, results_dir=results, settings=settings,
-                               time_limit=IMPORT_TIME_LIMIT + 300)
+        request = TrialRequest(workload, submission, dict(submission.default_hparams), trial_id,
+                               results_dir=results, settings=settings)
+        outcome = run_isolated(request, time_limit=IMPORT_TIME_LIMIT + 300)
     record = outcome.record
     if record["outcome"] in ("error", "diverged"):
         first = (record["message"] or "").splitlines()[:1]

@@ -21,7 +21,7 @@ from pathlib import Path
 from bench import registry, scoring, tuning
 from bench.check import CheckResult, check_submission
 from bench.protocol import ProtocolSettings
-from bench.records import load_records
+from bench.trial.record import load_records
 from bench.reporting import format_ratio, format_value
 from bench.scoring import Entry
 
@@ -77,7 +77,7 @@ def run_ci(
     names = workloads or [w.name for w in registry.all_workloads().values() if w.spec.tier == "cpu"]
     tuning.run_study(submission, names, ruleset=ruleset, studies=studies, trials=trials,
                      results_dir=str(results_dir), settings=settings, isolate=True, jobs=jobs)
-    records = [r for r in load_records([Path(results_dir) / ruleset / submission.name])
+    records = [r for r in load_records([Path(results_dir) / ruleset / submission.name])[0]
                if r["workload"] in names]
 
     lines += ["", f"### Study ({ruleset} tuning, {studies} stud{'y' if studies == 1 else 'ies'})",

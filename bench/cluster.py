@@ -42,9 +42,10 @@ from pathlib import Path
 
 import jax
 
-from bench import api, isolation, registry, tuning
+from bench import api, registry, tuning
 from bench.protocol import ProtocolSettings
-from bench.records import TrialId, read_record
+from bench.trial import backends
+from bench.trial.record import TrialId, read_record
 
 BACKENDS = ("slurm", "local")
 # Job states after which a job never runs again (squeue's %T names).
@@ -302,7 +303,7 @@ def run_study_on_cluster(
                                                   path.with_suffix(".log")))
                 continue
             planned = plan[index]
-            settled[index] = isolation.record_failure(
+            settled[index] = backends.record_failure(
                 planned.workload, submission, planned.hparams, planned.seed, ids[index],
                 results_dir, settings, message)
         notify(position, len(missing), plan[index], settled[index])
@@ -317,6 +318,6 @@ def job_call(planned, ruleset, results_dir, settings, data_dir, submission, chec
     kwargs = dict(hparams=planned.hparams, seed=planned.seed, ruleset=ruleset,
                   study=planned.study, trial=planned.trial, results_dir=str(results_dir),
                   settings=settings, data_dir=data_dir, checkpoint_every=checkpoint_every)
-    return (isolation._child, registry.workload_reference(planned.workload),
+    return (backends.run_in_child, registry.workload_reference(planned.workload),
             str(submission.path), submission.name, kwargs,
             jax.config.jax_compilation_cache_dir)

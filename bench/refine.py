@@ -53,7 +53,7 @@ import numpy as np
 import optax
 from scipy.ndimage import median_filter
 
-from bench.records import read_record, record_paths
+from bench.trial.record import read_record, record_paths
 
 FORMAT = "bench-refined-schedule"
 FORMAT_VERSION = 1

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from bench import reporting, scoring
-from bench.records import read_record, record_paths
+from bench.trial.record import read_record, record_paths
 from bench.scoring import Leaderboard
 
 PAGE = "index.html"

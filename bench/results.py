@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import record_schema
-from bench.records import RecordError, TrialId, read_record, record_paths
+from bench.trial.record import RecordError, TrialId, read_record, record_paths
 
 PLACE = ["ruleset", "submission", "workload", "study", "trial"]
 TOTALS = ["steps", "submission_time", "eval_time", "compile_time", "wall_time",
@@ -50,7 +50,7 @@ def load(*sources: str | Path, validate: bool = True) -> Results:
         record = read_record(path)
         if validate:
             try:
-                record_schema.validate(record, source=path)
+                record_schema.validate(dict(record), source=path)
             except record_schema.RecordSchemaError as error:
                 raise RecordError(str(error)) from None
         rows.append(trial_row(record, path))

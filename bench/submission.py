@@ -16,7 +16,7 @@ and a README.md. The file defines:
   Its cost counts as submission time.
 - `batch_size(hparams, workload_info) -> int` (optional): a batch size other than the workload's.
 - `make_controller(hparams, workload_info)` (optional, "full control"): a callable the runner
-  calls before training steps with a `bench.runner.TrainingHandle` (it returns None to be
+  calls before training steps with a `bench.trial.loop.TrainingHandle` (it returns None to be
   called before the next step, or how many steps it can wait), through which it may
   read and set the learning rate, snapshot and restore the training state, run probe steps and
   measure the loss on a held-out slice of the training stream (never the validation split).
@@ -38,6 +38,8 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from bench.sources import file_imports, files_sha256, folder_files, project_files
 
 
 class SubmissionError(ValueError):
@@ -90,6 +92,7 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
     if name is None:
         name = path.parent.name if path.name == "submission.py" else path.stem
     source = path.read_bytes()
+    source_hash = source_sha256(path)  # before its code runs and could change the folder
 
     module_name = f"bench_submission_{name}_{hashlib.sha256(source).hexdigest()[:10]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -132,9 +135,47 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
         eval_params=eval_params,
         batch_size=batch_size,
         summary=doc.splitlines()[0] if doc else "",
-        source_sha256=hashlib.sha256(source).hexdigest(),
+        source_sha256=source_hash,
         make_controller=make_controller,
     )
+
+
+def source_files(path: Path) -> dict[str, Path]:
+    """Label -> file, for everything a submission's code consists of.
+
+    Its folder (when the file is a `submission.py` in a folder of its own; else the file alone)
+    and the project modules its Python files import, transitively (`bench.optim`,
+    `bench.schedules`, ...).
+    """
+    path = Path(path)
+    own = folder_files(path.parent) if path.name == "submission.py" else {path.name: path}
+    imported: set[str] = set()
+    for file in own.values():
+        if file.suffix == ".py":
+            imported |= file_imports(file)
+    return {**{f"submission/{label}": file for label, file in own.items()},
+            **project_files(imported)}
+
+
+def source_sha256(path: Path) -> str:
+    """The hash of a submission's code (`source_files`); `Submission.source_sha256`."""
+    return files_sha256(source_files(path))
+
+
+def hparam_files(hparams: Mapping[str, Any]) -> dict[str, Path]:
+    """Hyperparameters whose value names an existing file (a `schedule_file`): name -> path."""
+    return {name: Path(value) for name, value in hparams.items()
+            if isinstance(value, str) and value and Path(value).is_file()}
+
+
+def trial_sha256(submission: Submission, hparams: Mapping[str, Any]) -> str:
+    """The hash recorded as a trial's `submission_sha256`: the submission's code and the
+    contents of any file a hyperparameter points to (which the code reads)."""
+    files = hparam_files(hparams)
+    if not files:
+        return submission.source_sha256
+    return files_sha256({f"hparam/{name}": path for name, path in files.items()},
+                        prefix=submission.source_sha256.encode())
 
 
 def validate_hparam_values(hparams: Mapping[str, Any]) -> None:
@@ -151,8 +192,55 @@ def validate_hparam_values(hparams: Mapping[str, Any]) -> None:
         raise HparamsError(f"{key}: value {value!r} is not a number, string, boolean or null")
 
 
+def value_kind(value: Any) -> str:
+    """The kind of a hyperparameter value: "number", "boolean", "string" or "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else "string"
+
+
+def _allowed_kinds(submission: Submission, name: str) -> set[str] | None:
+    """The kinds a value of `name` may have: its default's, or (default null) its search space's
+    values' plus null; None when nothing says (a null default outside the search space)."""
+    default = submission.default_hparams[name]
+    if default is not None:
+        return {value_kind(default)}
+    if submission.search_space_path is None:
+        return None
+    from bench.search_space import Choice, SearchSpaceError, load_search_space
+
+    try:
+        space = load_search_space(submission.search_space_path)
+    except SearchSpaceError:  # reported where the space is used
+        return None
+    for dimension in space.dimensions:
+        if dimension.name == name:
+            points = dimension.points if isinstance(dimension, Choice) else (0.0,)
+            return {value_kind(point) for point in points} | {"null"}
+    return None
+
+
+def check_hparam_kinds(submission: Submission, hparams: Mapping[str, Any]) -> None:
+    """Each value has the kind its default has (a number where the default is a number, ...).
+
+    A value of another kind (`learning_rate=abc`) would fail inside the submission's code after
+    the trial started; it is refused before anything trains. Whole and fractional numbers are
+    one kind (a search space may draw 120.0 for a default of 100).
+    """
+    for name, value in hparams.items():
+        allowed = _allowed_kinds(submission, name)
+        if allowed is not None and value_kind(value) not in allowed:
+            default = submission.default_hparams[name]
+            raise HparamsError(
+                f"{name}={value!r} is a {value_kind(value)}, but submission {submission.name} "
+                f"expects a {' or '.join(sorted(allowed))} (default {default!r})")
+
+
 def resolve_hparams(submission: Submission, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The submission's default point with `overrides` applied; unknown names are an error."""
+    """The submission's default point with `overrides` applied; unknown names and values of the
+    wrong kind (`check_hparam_kinds`) are an error."""
     overrides = dict(overrides or {})
     validate_hparam_values(overrides)
     unknown = sorted(set(overrides) - set(submission.default_hparams))
@@ -162,6 +250,7 @@ def resolve_hparams(submission: Submission, overrides: Mapping[str, Any] | None)
             f"unknown hyperparameter(s) {', '.join(unknown)} for submission {submission.name} "
             f"(it accepts: {known})"
         )
+    check_hparam_kinds(submission, overrides)
     return {**submission.default_hparams, **overrides}
 
 

@@ -23,10 +23,12 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench import api, isolation, registry
+from bench import api, registry
 from bench.protocol import ProtocolSettings
 from bench.search_space import SearchSpaceError, load_search_space
 from bench.submission import Submission, resolve_hparams
+from bench.trial import backends
+from bench.trial.record import TrialId
 from bench.workload import Workload
 
 RULESETS = ("external", "self")
@@ -98,23 +100,26 @@ def run_study(
     results_dir: str = api.DEFAULT_RESULTS_DIR,
     settings: ProtocolSettings = ProtocolSettings(),
     data_dir: str | None = None,
-    on_trial: Callable[[int, int, PlannedTrial, api.RunOutcome | None], None] | None = None,
+    on_trial: Callable[[int, int, PlannedTrial, Any], None] | None = None,
     on_progress=None,
     isolate: bool = False,
     jobs: int = 1,
     time_limit: float | None = None,
+    checkpoint_every: float = 60.0,
 ) -> list[api.RunOutcome]:
     """Run every trial of the study that has no record yet; finished trials are skipped.
 
     `on_trial(index, total, planned, outcome)` is called before each trial (outcome None) and
-    after it. The budget multiplier of the ruleset applies unless `settings` sets its own.
+    after it, with its `RunOutcome`, or the `TrialBusyError` of a trial another process is
+    training right now (it is left to that process and not in the returned list). The budget
+    multiplier of the ruleset applies unless `settings` sets its own.
 
-    With `isolate`, each trial runs in its own process (`bench.isolation`): a crash, hang or
-    out-of-memory kill becomes that trial's `error` record and the study goes on. `jobs > 1`
-    runs that many isolated trials at once. Trials sharing a machine slow each other down, and
-    the protocol counts wall-clock submission time, so parallel trials are for quick looks and
-    for machines with one accelerator per job; `bench score` compares only records of one
-    hardware fingerprint, and timings meant for a leaderboard should use `jobs=1`.
+    With `isolate`, each trial runs in its own process (`bench.trial.backends.isolated`): a
+    crash, hang or out-of-memory kill becomes that trial's `error` record and the study goes on.
+    `jobs > 1` runs that many isolated trials at once. Trials sharing a machine slow each other
+    down, and the protocol counts wall-clock submission time, so parallel trials are for quick
+    looks and for machines with one accelerator per job; `bench score` compares only records of
+    one hardware fingerprint, and timings meant for a leaderboard should use `jobs=1`.
     """
     if isinstance(submission, str):
         submission = registry.get_submission(submission)
@@ -123,28 +128,40 @@ def run_study(
         settings = dataclasses.replace(settings, budget_multiplier=DEFAULT_BUDGET_MULTIPLIER[ruleset])
     plan = plan_study(submission, workloads, ruleset, studies, trials)
     notify = on_trial or (lambda *args: None)
-    if jobs > 1:
-        isolate = True
+    isolate = isolate or jobs > 1
+    backend = backends.isolated(time_limit) if isolate else backends.inline(on_progress)
 
-    def run_one(index: int) -> api.RunOutcome:
+    def run_one(index: int) -> api.RunOutcome | None:
         planned = plan[index]
         notify(index, len(plan), planned, None)
-        common = dict(
-            hparams=planned.hparams, seed=planned.seed, ruleset=ruleset, study=planned.study,
-            trial=planned.trial, results_dir=results_dir, settings=settings, data_dir=data_dir,
-        )
-        if isolate:
-            outcome = isolation.run_isolated(planned.workload, submission, time_limit=time_limit,
-                                             **common)
-        else:
-            outcome = api.run(planned.workload, submission, on_progress=on_progress, **common)
+        request = trial_request(submission, planned, ruleset, results_dir, settings, data_dir,
+                                checkpoint_every)
+        try:
+            outcome = backend(request)
+        except api.TrialBusyError as busy:
+            notify(index, len(plan), planned, busy)
+            return None
         notify(index, len(plan), planned, outcome)
         return outcome
 
     if jobs <= 1:
-        return [run_one(index) for index in range(len(plan))]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(run_one, range(len(plan))))
+        outcomes = [run_one(index) for index in range(len(plan))]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            outcomes = list(pool.map(run_one, range(len(plan))))
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def trial_request(submission: Submission, planned: PlannedTrial, ruleset: str, results_dir,
+                  settings: ProtocolSettings, data_dir=None,
+                  checkpoint_every: float = 60.0) -> backends.TrialRequest:
+    """The request that runs one planned trial of a study."""
+    trial_id = TrialId(ruleset, submission.name, planned.workload.name, planned.study,
+                       planned.trial)
+    return backends.TrialRequest(
+        planned.workload, submission, planned.hparams, trial_id, seed=planned.seed,
+        results_dir=results_dir, settings=settings, data_dir=data_dir,
+        checkpoint_every=checkpoint_every)
 
 
 # ------------------------------------------------------------------------------- backends

@@ -11,7 +11,7 @@ import optax
 
 from bench import registry
 from bench.protocol import ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 
 
 def harness_step_seconds(workload, submission, hparams, steps: int) -> tuple[float, object]:

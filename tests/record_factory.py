@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import api
 from bench.protocol import ProtocolSettings
-from bench.records import TrialId, write_record
+from bench.trial.record import Record, TrialId, write_record
 from bench.submission import load_submission
 from tests.conftest import SGD_SUBMISSION, TinyRegression, write_submission
 
@@ -50,7 +50,7 @@ def write_all(results_dir: Path, records: list[dict]) -> None:
     for record in records:
         place = TrialId(record["ruleset"], record["submission"], record["workload"],
                         record["study"], record["trial"])
-        write_record(place.path(results_dir), record)
+        write_record(place.path(results_dir), Record.from_dict(record))
 
 
 def finite(value) -> bool:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from bench import scoring
 from bench.algoperf_import import base_workload, import_logs
 from bench.cli import main
-from bench.records import RecordError, load_records
+from bench.trial.record import RecordError, load_records
 
 COLUMNS = ["accumulated_eval_time", "accumulated_logging_time", "accumulated_submission_time",
            "global_step", "preemption_count", "score", "test/accuracy", "total_duration",
@@ -48,13 +48,13 @@ def test_import_and_score(tmp_path):
                 [(0, 0.0, 0.001, 7.0), (800, 2400.0, 0.80, 0.8)])
     written = import_logs(logs, tmp_path / "results")
     assert len(written) == 3
-    records = {(r["submission"], r["trial"]): r for r in load_records([tmp_path / "results"])}
+    records = {(r["submission"], r["trial"]): r for r in load_records([tmp_path / "results"])[0]}
     hit = records["nadamw", 1]
     assert hit["outcome"] == "hit" and hit["time_to_target"] == 7200.0
     assert hit["steps_to_target"] == 2000 and hit["ruleset"] == "external"
     assert hit["hparams"] == {"learning_rate": 0.002} and hit["seed"] == 7
     assert records["nadamw", 2]["outcome"] == "diverged"
-    board = scoring.score(load_records([tmp_path / "results"]), bootstrap_samples=0)
+    board = scoring.score(load_records([tmp_path / "results"])[0], bootstrap_samples=0)
     assert board.ratios["nadamw"]["imagenet_resnet"] == pytest.approx(3.0)
     assert board.ratios["shampoo"]["imagenet_resnet"] == 1.0
     # a second import of the same logs writes nothing new

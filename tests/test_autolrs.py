@@ -11,7 +11,7 @@ import pytest
 from bench.optim import autolrs
 from bench.protocol import ProtocolSettings
 from bench.registry import submissions_dir
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from bench.submission import load_submission, resolve_hparams
 from tests.conftest import TinyRegression
 

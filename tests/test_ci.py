@@ -1,12 +1,13 @@
 """`bench ci` on a valid and an invalid contribution, ranked against a reference leaderboard."""
 
+import dataclasses
 import json
 
 from click.testing import CliRunner
 
 from bench import reporting, scoring
 from bench.cli import main
-from bench.records import load_records
+from bench.trial.record import load_records
 from tests.conftest import SGD_SUBMISSION, write_submission
 
 
@@ -17,9 +18,9 @@ def make_reference(tmp_path):
                                   "30", "--eval-period", "1000", "--results-dir",
                                   str(tmp_path / "ref-runs")])
     assert result.exit_code == 0, result.output
-    records = load_records([tmp_path / "ref-runs"])
-    for record in records:  # pretend it ran under the self-tuning ruleset
-        record["ruleset"] = "self"
+    records, _ = load_records([tmp_path / "ref-runs"])
+    # pretend it ran under the self-tuning ruleset
+    records = [dataclasses.replace(record, ruleset="self") for record in records]
     board = scoring.score(records, bootstrap_samples=0)
     reporting.write_leaderboard(board, tmp_path / "reference" / "self", records)
     return tmp_path / "reference"

@@ -3,7 +3,7 @@
 import pytest
 
 from bench.protocol import ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from bench.submission import SubmissionError, load_submission
 from tests.conftest import TinyRegression, write_submission
 

@@ -11,7 +11,7 @@ SCRIPT = """
 import json
 import jax
 from bench.protocol import ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from bench.submission import load_submission
 from bench import registry
 from tests.conftest import TinyRegression

@@ -6,7 +6,7 @@ import multiprocessing
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bench.records import read_record, write_record
+from bench.trial.record import read_record, write_record
 from bench.submission import (
     HparamsError,
     load_hparams_file,
@@ -15,6 +15,7 @@ from bench.submission import (
 )
 from bench.submission import load_submission
 from tests.conftest import SGD_SUBMISSION, write_submission
+from tests.test_trial_record import complete_record
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -71,8 +72,8 @@ def _writer(path, tag, results):
     wins = 0
     for index in range(40):
         try:
-            write_record(path.with_name(f"trial_{index}.json"), {"outcome": "hit", "writer": tag,
-                                                                  "payload": "x" * 20000})
+            write_record(path.with_name(f"trial_{index}.json"),
+                         complete_record(writer=tag, payload="x" * 20000))
             wins += 1
         except FileExistsError:
             pass

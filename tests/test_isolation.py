@@ -1,13 +1,24 @@
 """Hostile submissions in isolated trial processes: each failure is a record, the study goes on."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
-from bench import isolation, registry, tuning
+import pytest
+
+from bench import registry, tuning
 from bench.protocol import ProtocolSettings
 from bench.submission import load_submission
+from bench.trial import backends
+from bench.trial.execute import trial_lock
+from bench.trial.record import TrialId
 from tests.conftest import TINY, write_submission
 
 QUICK = ProtocolSettings(max_steps=5, eval_period=1e6, evaluate_test=False)
+LONG = ProtocolSettings(max_runtime=1e6, max_steps=10**9, eval_period=1e6, evaluate_test=False)
 
 HOSTILE = '''
 """Misbehaves according to its `mode` hyperparameter."""
@@ -15,10 +26,17 @@ import os, signal, time
 import jax.numpy as jnp
 import optax
 
-DEFAULT_HPARAMS = {"mode": "fine", "learning_rate": 0.1}
+DEFAULT_HPARAMS = {"mode": "fine", "learning_rate": 0.1, "pid_file": ""}
 
 def make_optimizer(hparams, workload_info):
     mode = hparams["mode"]
+    if mode == "fork":  # a grandchild that would go on after the trial
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        with open(hparams["pid_file"], "w") as handle:
+            handle.write(str(pid))
     if mode == "hang":
         while True:
             time.sleep(0.1)
@@ -46,11 +64,15 @@ def test_workload_reference_round_trips():
     assert registry.workload_reference(registry.get_workload("mnist1d")) == "mnist1d"
 
 
+def request(submission, results, settings=QUICK, **hparams):
+    point = {**submission.default_hparams, **hparams}
+    return backends.TrialRequest(TINY, submission, point, TrialId("single", "hostile", "tiny"),
+                                 results_dir=results, settings=settings, checkpoint_every=0.2)
+
+
 def test_hang_is_stopped_at_the_time_limit(tmp_path):
-    outcome = isolation.run_isolated(
-        TINY, hostile(tmp_path), hparams={"mode": "hang"}, results_dir=tmp_path / "r",
-        settings=QUICK, time_limit=15,
-    )
+    outcome = backends.run_isolated(request(hostile(tmp_path), tmp_path / "r", mode="hang"),
+                                    time_limit=15)
     assert outcome.record["outcome"] == "error"
     assert "exceeded its time limit of 15s" in outcome.record["message"]
     assert outcome.path.exists()
@@ -75,14 +97,9 @@ def test_study_goes_on_past_crashes(tmp_path):
 
 def test_interrupted_isolated_trial_leaves_a_checkpoint_not_a_record(tmp_path):
     """A trial process stopped by SIGTERM checkpoints and is not recorded as an error."""
-    import os
-    import signal
     import threading
-    import time
 
-    import pytest
-
-    from bench.checkpoint import checkpoint_path
+    from bench.trial.checkpoint import checkpoint_path
 
     results = tmp_path / "r"
     record = results / "single" / "hostile" / "tiny" / "study_0" / "trial_0.json"
@@ -101,11 +118,84 @@ def test_interrupted_isolated_trial_leaves_a_checkpoint_not_a_record(tmp_path):
     watcher = threading.Thread(target=terminate_child_when_checkpointed)
     watcher.start()
     with pytest.raises(KeyboardInterrupt, match="resumes on the next run"):
-        isolation.run_isolated(
-            TINY, submission, hparams={"mode": "fine"}, results_dir=results,
-            settings=ProtocolSettings(max_runtime=1e6, max_steps=10**9, eval_period=1e6,
-                                      evaluate_test=False),
-            time_limit=120, checkpoint_every=0.2,
-        )
+        backends.run_isolated(request(submission, results, LONG), time_limit=120)
     watcher.join()
     assert ckpt.exists() and not record.exists()
+
+
+def test_a_forked_grandchild_does_not_outlive_its_trial(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    outcome = backends.run_isolated(request(hostile(tmp_path), tmp_path / "r", mode="fork",
+                                            pid_file=str(pid_file)), time_limit=120)
+    assert outcome.record["outcome"] == "budget"
+    pid = int(pid_file.read_text())
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has stopped; its reaper has not collected it yet
+
+
+PARENT = """
+import sys
+from bench.protocol import ProtocolSettings
+from bench.submission import load_submission
+from bench.trial import backends
+from bench.trial.record import TrialId
+from tests.conftest import TINY
+submission = load_submission(sys.argv[1])
+settings = ProtocolSettings(max_runtime=1e6, max_steps=10**9, eval_period=1e6,
+                            evaluate_test=False)
+backends.run_isolated(backends.TrialRequest(
+    TINY, submission, dict(submission.default_hparams), TrialId("single", "hostile", "tiny"),
+    results_dir=sys.argv[2], settings=settings, checkpoint_every=0.2), time_limit=600)
+"""
+
+
+def test_the_trial_process_stops_and_checkpoints_when_its_parent_dies(tmp_path):
+    submission = hostile(tmp_path)
+    results = tmp_path / "r"
+    trial = TrialId("single", "hostile", "tiny")
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(submission.path), str(results)],
+                              cwd=os.path.dirname(os.path.dirname(__file__)))
+    deadline = time.time() + 120
+    while not trial.checkpoint_path(results).exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert trial.checkpoint_path(results).exists(), "no checkpoint appeared"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 30  # the orphan must let go of the trial's lock: it stopped
+    while time.time() < deadline:
+        try:
+            with trial_lock(trial.lock_path(results), wait=False):
+                break
+        except backends.TrialBusyError:
+            time.sleep(0.1)
+    else:
+        pytest.fail("the trial process went on after its parent died")
+    assert trial.checkpoint_path(results).exists() and not trial.path(results).exists()
+
+
+def test_check_import_reads_its_answer_whatever_the_submission_prints(tmp_path):
+    from bench.check import check_import
+
+    path = write_submission(tmp_path, '''
+        """Prints at import and at exit."""
+        import atexit
+        import optax
+        print("hello from the submission")
+        atexit.register(lambda: print("goodbye"))
+        DEFAULT_HPARAMS = {"learning_rate": 0.1}
+        def make_optimizer(hparams, workload_info):
+            return optax.sgd(hparams["learning_rate"])
+        ''', name="chatty")
+    result = check_import(path)
+    assert result.ok, result.detail
+    assert "1 hyperparameters" in result.detail

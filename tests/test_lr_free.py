@@ -18,7 +18,7 @@ from bench.optim.mechanic import mechanize
 from bench.optim.prodigy import prodigy
 from bench.optim.schedule_free import schedule_free_adamw, schedule_free_eval_params
 from bench.protocol import ProtocolSettings
-from bench.runner import applied_learning_rate, run_trial
+from bench.trial.loop import applied_learning_rate, run_trial
 from bench.search_space import load_search_space
 from bench.submission import load_hparams_file
 from bench.workload import WorkloadInfo

@@ -8,7 +8,7 @@ import pytest
 
 from bench import registry
 from bench.optim.nadam import nadamw
-from bench.runner import applied_learning_rate
+from bench.trial.loop import applied_learning_rate
 from bench.workload import WorkloadInfo
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bench import predict
 from bench.cli.science import predict as predict_command
+from tests.test_trial_record import complete_record
 
 # --------------------------------------------------------------------------------------------
 # The areas, by hand
@@ -144,7 +145,7 @@ def record_file(path, curve, workload="tiny", submission="nadamw_wsd"):
                         "grad_norm": [1.0] * curve.steps.size,
                         "learning_rate": curve.learning_rate.tolist()},
     }
-    path.write_text(json.dumps(record))
+    path.write_text(json.dumps(dict(complete_record(record))))
     return str(path)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from bench import record_schema
 from bench.algoperf_import import import_logs
-from bench.records import SCHEMA_VERSION
+from bench.trial.record import SCHEMA_VERSION
 from tests.record_factory import real_record
 from tests.test_algoperf_import import write_trial
 

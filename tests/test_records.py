@@ -7,9 +7,10 @@ import pytest
 
 from bench import api
 from bench.protocol import ProtocolSettings
-from bench.records import RecordError, load_records, read_record, write_record
+from bench.trial.record import RecordError, load_records, read_record, write_record
 from bench.submission import load_submission
 from tests.conftest import TinyRegression
+from tests.test_trial_record import complete_record
 
 QUICK = ProtocolSettings(max_steps=5, eval_period=1e6)
 
@@ -51,14 +52,14 @@ def test_force_sets_the_old_record_aside(tmp_path, sgd_path):
     assert second.record["hparams"]["learning_rate"] == 0.2
     kept = list(first.path.parent.glob("trial_0.json.replaced-*"))
     assert len(kept) == 1 and json.loads(kept[0].read_text())["hparams"]["learning_rate"] == 0.1
-    assert len(load_records([tmp_path])) == 1  # the set-aside copy is not scored
+    assert len(load_records([tmp_path])[0]) == 1  # the set-aside copy is not scored
 
 
 def test_write_record_never_overwrites_and_leaves_no_temp_files(tmp_path):
     path = tmp_path / "a" / "trial_0.json"
-    write_record(path, {"outcome": "hit", "n": 1})
+    write_record(path, complete_record(n=1))
     with pytest.raises(FileExistsError):
-        write_record(path, {"outcome": "hit", "n": 2})
+        write_record(path, complete_record(n=2))
     assert read_record(path)["n"] == 1
     assert os.listdir(path.parent) == ["trial_0.json"]
 
@@ -69,6 +70,6 @@ def test_corrupt_record_is_reported_by_name(tmp_path):
     path.write_text('{"outcome": "hit", "steps"')  # truncated
     with pytest.raises(RecordError, match="trial_0.json"):
         load_records([tmp_path])
-    path.write_text('{"steps": 3}')  # not a finished record
-    with pytest.raises(RecordError, match="not a finished trial record"):
+    path.write_text('{"steps": 3}')  # not a record of this schema
+    with pytest.raises(RecordError, match="has no schema_version"):
         read_record(path)

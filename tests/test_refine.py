@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from bench import api, refine, registry
 from bench.cli.science import refine as refine_command
 from bench.protocol import ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from bench.search_space import load_search_space
+from tests.test_trial_record import complete_record
 from tests.conftest import TinyRegression
 
 
@@ -174,7 +175,7 @@ def test_choose_record_picks_the_best_finished_trial(tmp_path):
                              evals=[{"step": 5, "validation/loss": loss}])
         folder = tmp_path / "study_0"
         folder.mkdir(exist_ok=True)
-        (folder / f"trial_{trial}.json").write_text(json.dumps(record))
+        (folder / f"trial_{trial}.json").write_text(json.dumps(dict(complete_record(record))))
     path, record = refine.choose_record(tmp_path)
     assert path.name == "trial_1.json" and record["trial"] == 1
 
@@ -262,7 +263,7 @@ def test_refine_command_end_to_end(tmp_path):
 
 
 def test_refine_command_user_errors(tmp_path):
-    (tmp_path / "trial_0.json").write_text(json.dumps(make_record([1.0] * 2)))
+    (tmp_path / "trial_0.json").write_text(json.dumps(dict(complete_record(make_record([1.0] * 2)))))
     result = CliRunner().invoke(science_cli(), ["refine", "--from", str(tmp_path / "trial_0.json"),
                                                 "--out", str(tmp_path / "x.json")])
     assert result.exit_code == 2

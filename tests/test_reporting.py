@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 from bench import compare, reporting, scoring
 from bench.cli import main
-from bench.records import TrialId, write_record
+from bench.trial.record import TrialId, write_record
 from tests.test_scoring import record
+from tests.test_trial_record import complete_record
 
 INF = math.inf
 
@@ -82,7 +83,7 @@ def _write(results, records):
     for rec in records:
         trial_id = TrialId(rec["ruleset"], rec["submission"], rec["workload"], rec["study"],
                            rec["trial"])
-        write_record(trial_id.path(results), rec)
+        write_record(trial_id.path(results), complete_record(rec))
 
 
 def test_score_and_compare_commands(tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bench import results
-from bench.records import RecordError
+from bench.trial.record import RecordError
 from tests.record_factory import real_record, variant, write_all
 
 README = Path(__file__).resolve().parent.parent / "README.md"

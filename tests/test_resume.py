@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from bench import api, checkpoint
+from bench import api
+from bench.trial import checkpoint
 from bench.protocol import ProtocolSettings
-from bench.runner import TrialInterrupted
+from bench.trial.loop import TrialInterrupted
 from bench.submission import load_submission
 from tests.conftest import TinyRegression
 
@@ -45,7 +46,7 @@ def test_interrupted_trial_resumes_with_its_clock(tmp_path, sgd_path):
 
     resumed = run(tmp_path / "r", sgd_path)
     record = resumed.record
-    assert not resumed.skipped and record["resumed"] == 1
+    assert not resumed.skipped and record["resumed"] == 1 and resumed.resumed_from_step == 10
     assert not ckpt_path.exists()
     assert record["steps_to_target"] == reference["steps_to_target"]
     assert [e["step"] for e in record["evals"]] == [e["step"] for e in reference["evals"]]
@@ -54,13 +55,15 @@ def test_interrupted_trial_resumes_with_its_clock(tmp_path, sgd_path):
     assert record["submission_time"] > meta["submission_time"]
 
 
-def test_checkpoint_of_other_hparams_is_an_error_outcome(tmp_path, sgd_path):
+def test_checkpoint_of_other_hparams_is_set_aside_not_recorded_as_an_error(tmp_path, sgd_path):
     with pytest.raises(TrialInterrupted):
         run(tmp_path, sgd_path, on_progress=interrupt_at(10))
     other = api.run(TinyRegression(target=0.01), load_submission(sgd_path),
                     hparams={"learning_rate": 0.07}, results_dir=tmp_path, settings=STEPWISE)
-    assert other.record["outcome"] == "error"
-    assert "other hyperparameters" in other.record["message"]
+    assert other.record["outcome"] == "hit" and other.resumed_from_step is None
+    assert "other hyperparameters" in other.notes[0]
+    kept = list(other.path.parent.glob("trial_0.ckpt.replaced-*"))
+    assert len(kept) == 1 and checkpoint.read_meta(kept[0])["step"] == 10
 
 
 def test_corrupt_checkpoint_is_reported(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from bench.protocol import Outcome, ProtocolSettings, SubmissionClock
 from bench.submission import load_submission
 from tests.conftest import FakeTimer, TinyRegression, write_submission
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 
 
 def test_clock_sums_spans_only():

@@ -11,7 +11,7 @@ import pytest
 
 from bench import registry, schedules
 from bench.protocol import Outcome, ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from bench.search_space import load_search_space
 from tests.conftest import TinyRegression
 

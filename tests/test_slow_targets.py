@@ -7,7 +7,7 @@ import pytest
 
 from bench import registry
 from bench.protocol import ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 
 pytestmark = pytest.mark.slow
 

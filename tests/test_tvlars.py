@@ -8,7 +8,7 @@ import pytest
 
 from bench import registry
 from bench.optim.tvlars import ScaleByTVLARSState, time_varying_factor, tvlars
-from bench.runner import applied_learning_rate
+from bench.trial.loop import applied_learning_rate
 from bench.workload import WorkloadInfo
 
 KERNEL0 = np.array([[1.0, -0.5], [0.25, 2.0]])

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench import registry
 from bench.protocol import Outcome, ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from workloads import _image_ops, _pipeline, _tfds, cifar10, imagenet, mnist, ogbg
 from workloads._resnet import ResNetConfig
 from workloads._vit import ViTConfig

@@ -11,7 +11,7 @@ import pytest
 
 from bench import registry
 from bench.protocol import ProtocolSettings
-from bench.runner import applied_learning_rate, run_trial
+from bench.trial.loop import applied_learning_rate, run_trial
 from bench.search_space import load_search_space
 from bench.workload import WorkloadInfo
 from tests.conftest import TinyRegression

@@ -16,7 +16,7 @@ import click
 
 from bench import api, predict, refine, scoring, sensitivity
 from bench.cli.display import console
-from bench.records import RecordError
+from bench.trial.record import RecordError
 from bench.registry import UnknownNameError
 from bench.search_space import SearchSpaceError
 from bench.submission import HparamsError, SubmissionError

@@ -13,7 +13,7 @@ from bench import api, compare as compare_module, reporting, scoring, tuning
 from bench.cli.display import console
 from bench.cli.output import print_json, print_table
 from bench.cli.errors import user_errors
-from bench.records import load_records
+from bench.trial.record import load_records
 
 
 @click.command()
@@ -30,15 +30,21 @@ from bench.records import load_records
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print leaderboard.json (scores, intervals, profiles, rows) instead of the table.")
+@click.option("--skip-invalid", is_flag=True,
+              help="List the files that are not valid records and score the rest (default: "
+                   "refuse, naming every one).")
 @user_errors
-def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed, as_json):
+def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed, as_json,
+          skip_invalid):
     """Score the records under RESULTS (directories or record files; default: results/).
 
     Per workload: the median over studies of each study's fastest trial to target; ratios to the
     best submission; the performance profile and the benchmark score (area under it from 1 to 4).
     """
     results = results or (api.DEFAULT_RESULTS_DIR,)
-    records = load_records(results)
+    records, problems = load_records(results, skip_invalid=skip_invalid)
+    for _, problem in problems:  # on stderr: --json keeps stdout for the leaderboard
+        click.echo(f"skipped invalid {problem}", err=True)
     board = scoring.score(records, ruleset=ruleset, measure=measure,
                           mixed_hardware=mixed_hardware, bootstrap_samples=bootstrap, seed=seed)
     out = out_dir or f"{results[0]}/leaderboard/{board.ruleset}"
@@ -65,7 +71,7 @@ def compare(a, b, measure, as_json):
 
     Ratio is B's median over A's: below 1 means B reaches the target faster.
     """
-    rows = compare_module.compare(load_records([a]), load_records([b]), measure)
+    rows = compare_module.compare(load_records([a])[0], load_records([b])[0], measure)
     if as_json:
         print_json({"a": a, "b": b, "measure": measure, "rows": [compared_row(r) for r in rows]})
         return

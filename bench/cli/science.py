@@ -19,7 +19,7 @@ from bench import sensitivity as sensitivity_module
 from bench.cli.display import console, format_number
 from bench.cli.output import print_table
 from bench.cli.errors import UserError, user_errors
-from bench.records import read_record
+from bench.trial.record import read_record
 from bench.submission import parse_hparam_assignment
 
 

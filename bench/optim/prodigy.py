@@ -27,7 +27,7 @@ multiplier; this module follows the package. The package's `slice_p` (statistics
 p-th entry) is not provided (= 1).
 
 `state.hyperparams["learning_rate"]` holds dlr_k, the step size of the last update (the value
-`bench.runner` logs as the applied learning rate).
+`bench.trial.loop` logs as the applied learning rate).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pytest
 
 from bench import cluster, registry, tuning
 from bench.protocol import ProtocolSettings
-from bench.records import read_record
+from bench.trial.record import read_record
 from bench.submission import load_submission
 from tests.conftest import write_submission
 

@@ -12,8 +12,6 @@ structure and dtypes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,12 @@ import flax.serialization
 import jax
 import numpy as np
 
+from bench.trial.files import HarnessError, write_atomically
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not belong to this trial."""
+
+class CheckpointError(HarnessError, ValueError):
+    """A checkpoint that cannot be read or does not belong to this trial (it is set aside, and
+    the trial starts again; see `bench.trial.execute`)."""
 
 
 def checkpoint_path(record_path: Path) -> Path:
@@ -32,20 +33,12 @@ def checkpoint_path(record_path: Path) -> Path:
 
 def save(path: Path, state: Any, meta: dict) -> None:
     """Atomically replace the checkpoint at `path` with `state` and `meta`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = jax.device_get(state)
     payload = flax.serialization.to_bytes({"state": state, "meta": json.dumps(meta)})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        write_atomically(path, payload, replace=True)
+    except OSError as error:  # a full disk or lost permissions: the harness's failure
+        raise HarnessError(f"cannot write checkpoint {path}: {error}") from error
 
 
 def load(path: Path, template: Any) -> tuple[Any, dict]:
@@ -75,3 +68,20 @@ def remove(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def mismatch(meta: dict, hparams: dict, seed: int, settings: dict) -> str | None:
+    """Why a checkpoint's bookkeeping does not belong to this trial, or None when it does.
+
+    `settings` are the trial's resolved protocol settings as a dict: a checkpoint saved under
+    another budget or evaluation period cannot be continued under this one.
+    """
+    if meta.get("hparams") != hparams or meta.get("seed") != seed:
+        return "it belongs to other hyperparameters or another seed"
+    if meta.get("settings") != settings:
+        changed = sorted(key for key in settings if meta.get("settings", {}).get(key)
+                         != settings[key])
+        detail = ", ".join(f"{key} {meta.get('settings', {}).get(key)} -> {settings[key]}"
+                           for key in changed)
+        return f"it was saved under other protocol settings ({detail})"
+    return None
