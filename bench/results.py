@@ -119,9 +119,24 @@ def export(sources: Iterable[str | Path], out_dir: str | Path, format: str = "cs
         if format == "csv":
             frame.to_csv(path, index=False)
         else:
-            frame.to_parquet(path, index=False)
+            parquet_ready(frame).to_parquet(path, index=False)
         paths.append(path)
     return paths
+
+
+def parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each column of mixed value types (a hyperparameter that is a number in one
+    submission and a string in another) written as text, which Parquet's typed columns need."""
+    out = frame.copy()
+    for name in out.columns[out.dtypes == object]:
+        present = out[name].dropna()
+        if len({type(value) for value in present}) > 1:
+            out[name] = out[name].map(lambda value: None if _missing(value) else str(value))
+    return out
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def next_trial(results_dir: str | Path, ruleset: str, submission: str, workload: str,

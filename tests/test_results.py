@@ -85,3 +85,13 @@ def test_readme_example_plots_time_to_target(results_dir, tmp_path, monkeypatch)
     assert per_workload.loc["A", "tiny"] == 4.0
     assert per_workload.loc["B", "tiny"] == 6.0  # the missed study counts as infinite
     assert (tmp_path / "time_to_target.png").stat().st_size > 1000
+
+
+def test_parquet_takes_hyperparameters_of_mixed_types(tmp_path):
+    frame = pd.DataFrame([{"hparam.x": True}, {"hparam.x": "cosine"}, {"hparam.x": None},
+                          {"hparam.y": 0.1}])
+    results.parquet_ready(frame).to_parquet(tmp_path / "t.parquet", index=False)
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert list(back["hparam.x"][:2]) == ["True", "cosine"]
+    assert back["hparam.x"].isna()[2] and back["hparam.x"].isna()[3]  # None, and absent
+    assert back["hparam.y"][3] == 0.1
