@@ -76,7 +76,8 @@ class TrialsUnfinished(RuntimeError):
         lines = [f"{len(study.unfinished)} trial(s) unfinished; run the same study again to "
                  "resume them from their checkpoints:"]
         lines += [f"  {u.trial_id.workload} study {u.trial_id.study} trial {u.trial_id.trial}: "
-                  f"job {u.job_id} {u.state}; log {u.log}" for u in study.unfinished]
+                  f"job {u.job_id} {u.state}: {u.reason}; log {u.log}"
+                  for u in study.unfinished]
         super().__init__("\n".join(lines))
 
 
@@ -100,7 +101,8 @@ class UnfinishedTrial:
 
     trial_id: TrialId
     job_id: str
-    state: str
+    state: str  # the job's last state in the queue
+    reason: str
     log: Path | None
 
 
@@ -219,23 +221,32 @@ def link_log(record_path: Path, job) -> Path:
     return link
 
 
-def job_error(job) -> str | None:
-    """The error a job returned (an exception outside the trial), or None."""
-    if not job.paths.result_pickle.exists():
-        return None
-    try:
-        job.result()
-    except Exception as error:  # the job's own traceback, as submitit reports it
-        return f"cluster job {job.job_id} failed: {error}"
-    return None
+def job_ending(job, state: str, limit: float) -> tuple[str, str]:
+    """How a job that left the queue ended, as (kind, detail):
+
+    ("done", "") when it returned normally (its trial recorded itself), ("error", message) for a
+    failure recorded as the trial's, ("unfinished", why) when the trial is to be resumed.
+    """
+    if job.paths.result_pickle.exists():
+        try:
+            report = job.result()
+        except Exception as error:  # the job's own traceback, as submitit reports it
+            return "error", f"cluster job {job.job_id} failed: {error}"
+        status = report.get("status", "done") if isinstance(report, dict) else "done"
+        if status != "done":  # stopped, or the trial busy in another process: not a failure
+            return "unfinished", report.get("message") or status
+        return "done", ""
+    if state in TRIAL_FAULT_STATES:
+        return "error", TRIAL_FAULT_STATES[state].format(limit=f"{limit / 60:.0f} min")
+    return "unfinished", f"the job ended ({state}) before the trial finished"
 
 
-def await_record(path: Path, job, patience: float = 30.0) -> bool:
-    """Whether the record exists; a job that succeeded gets `patience` seconds for it to show
-    (a shared file system may show another node's new files late)."""
+def await_record(path: Path, patience: float = 30.0) -> bool:
+    """Whether the record exists, allowing `patience` seconds for it to show (a shared file
+    system may show another node's new files late)."""
     deadline = time.monotonic() + patience
     while not path.exists():
-        if not job.paths.result_pickle.exists() or time.monotonic() > deadline:
+        if time.monotonic() > deadline:
             return False
         time.sleep(1.0)
     return True
@@ -292,20 +303,20 @@ def run_study_on_cluster(
     for position, state in wait_for(jobs, lambda k: notify(k, len(missing), plan[missing[k]], None)):
         index, job = missing[position], jobs[position]
         path = ids[index].path(results_dir)
-        if await_record(path, job):
+        ending, detail = job_ending(job, state, limit)
+        if ending == "done" and not await_record(path):
+            ending, detail = "unfinished", f"the job finished but {path} is not visible"
+        if ending == "unfinished":
+            unfinished.append(UnfinishedTrial(ids[index], job.job_id, state, detail,
+                                              path.with_suffix(".log")))
+            continue
+        if ending == "done":
             settled[index] = api.RunOutcome(read_record(path), path, skipped=False)
         else:
-            message = job_error(job)
-            if message is None and state in TRIAL_FAULT_STATES:
-                message = TRIAL_FAULT_STATES[state].format(limit=f"{limit / 60:.0f} min")
-            if message is None:
-                unfinished.append(UnfinishedTrial(ids[index], job.job_id, state,
-                                                  path.with_suffix(".log")))
-                continue
             planned = plan[index]
             settled[index] = backends.record_failure(
                 planned.workload, submission, planned.hparams, planned.seed, ids[index],
-                results_dir, settings, message)
+                results_dir, settings, detail)
         notify(position, len(missing), plan[index], settled[index])
     outcomes = [settled.get(i) or api.RunOutcome(read_record(tid.path(results_dir)),
                                                   tid.path(results_dir), skipped=True)
