@@ -300,7 +300,8 @@ def run_study_on_cluster(
         link_log(ids[i].path(results_dir), job)
 
     settled, unfinished = {}, []
-    for position, state in wait_for(jobs, lambda k: notify(k, len(missing), plan[missing[k]], None)):
+    started = lambda k: notify(k, len(missing), plan[missing[k]], None)  # noqa: E731
+    for position, state in wait_for(jobs, started):
         index, job = missing[position], jobs[position]
         path = ids[index].path(results_dir)
         ending, detail = job_ending(job, state, limit)
