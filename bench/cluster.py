@@ -1,7 +1,7 @@
 """Spreading a study over a SLURM cluster with submitit (or local processes, for trying it out).
 
-Every missing trial of the study becomes one job that runs `bench.api.run` on the node it lands
-on and writes its record into the shared results directory (which must be on a file system all
+Every missing trial of the study becomes one job that runs the trial (`bench.trial.backends.
+run_in_child`, as an isolated local trial) on the node it lands on and writes its record into the shared results directory (which must be on a file system all
 nodes see). Many trials go in as one job array, `max_parallel` of them running at once. The
 submitting process polls the queue (`squeue`, which works without SLURM's accounting database)
 until every job has left it, then reads the records.
@@ -17,6 +17,8 @@ What a job that ends without a record means:
   as for a trial in an isolated local process.
 - it raised outside the trial (the job could not import the workload or the submission):
   recorded as `error` with the traceback.
+- its trial was busy in another process (two studies submitted into one results directory):
+  the study waits on the trial's lock and takes that process's record.
 
 A study whose jobs cannot be submitted at all (an unknown partition, account or QOS) raises
 `SubmissionRefused` with sbatch's own message, and records nothing.
@@ -45,6 +47,7 @@ import jax
 from bench import api, registry, tuning
 from bench.protocol import ProtocolSettings
 from bench.trial import backends
+from bench.trial.execute import trial_lock
 from bench.trial.record import TrialId, read_record
 
 BACKENDS = ("slurm", "local")
@@ -225,7 +228,8 @@ def job_ending(job, state: str, limit: float) -> tuple[str, str]:
     """How a job that left the queue ended, as (kind, detail):
 
     ("done", "") when it returned normally (its trial recorded itself), ("error", message) for a
-    failure recorded as the trial's, ("unfinished", why) when the trial is to be resumed.
+    failure recorded as the trial's, ("busy", message) when another process was training the
+    trial, ("unfinished", why) when the trial is to be resumed.
     """
     if job.paths.result_pickle.exists():
         try:
@@ -233,12 +237,28 @@ def job_ending(job, state: str, limit: float) -> tuple[str, str]:
         except Exception as error:  # the job's own traceback, as submitit reports it
             return "error", f"cluster job {job.job_id} failed: {error}"
         status = report.get("status", "done") if isinstance(report, dict) else "done"
-        if status != "done":  # stopped, or the trial busy in another process: not a failure
+        if status == "busy":  # another process is training the trial
+            return "busy", report.get("message", "")
+        if status != "done":  # stopped (interrupted) or a harness error: not the trial's failure
             return "unfinished", report.get("message") or status
         return "done", ""
     if state in TRIAL_FAULT_STATES:
         return "error", TRIAL_FAULT_STATES[state].format(limit=f"{limit / 60:.0f} min")
     return "unfinished", f"the job ended ({state}) before the trial finished"
+
+
+def settle(job, state: str, trial_id: TrialId, results_dir: Path, limit: float):
+    """(kind, detail) of a job's trial once settled: "done" (its record is there), "skipped"
+    (another process's record is), "error" (the message to record), "unfinished" (why)."""
+    path = trial_id.path(results_dir)
+    ending, detail = job_ending(job, state, limit)
+    if ending == "busy":  # wait for the process training it, then take its record
+        with trial_lock(trial_id.lock_path(results_dir), wait=True):
+            pass
+        ending = "skipped" if path.exists() else "unfinished"
+    if ending == "done" and not await_record(path):
+        return "unfinished", f"the job finished but {path} is not visible"
+    return ending, detail
 
 
 def await_record(path: Path, patience: float = 30.0) -> bool:
@@ -304,15 +324,13 @@ def run_study_on_cluster(
     for position, state in wait_for(jobs, started):
         index, job = missing[position], jobs[position]
         path = ids[index].path(results_dir)
-        ending, detail = job_ending(job, state, limit)
-        if ending == "done" and not await_record(path):
-            ending, detail = "unfinished", f"the job finished but {path} is not visible"
+        ending, detail = settle(job, state, ids[index], results_dir, limit)
         if ending == "unfinished":
             unfinished.append(UnfinishedTrial(ids[index], job.job_id, state, detail,
                                               path.with_suffix(".log")))
             continue
-        if ending == "done":
-            settled[index] = api.RunOutcome(read_record(path), path, skipped=False)
+        if ending in ("done", "skipped"):
+            settled[index] = api.RunOutcome(read_record(path), path, skipped=ending == "skipped")
         else:
             planned = plan[index]
             settled[index] = backends.record_failure(
