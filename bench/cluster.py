@@ -36,7 +36,6 @@ import dataclasses
 import io
 import math
 import os
-import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -147,6 +146,18 @@ def executor_parameters(options: SlurmOptions, time_limit: float) -> dict:
     }
     parameters = {key: value for key, value in chosen.items() if value is not None}
     return dict(parameters, timeout_min=math.ceil(time_limit / 60), slurm_stderr_to_stdout=True)
+
+
+def make_executor(backend: str, folder: Path, options: SlurmOptions, time_limit: float):
+    """submitit's executor for SLURM jobs under `options`, or for local processes."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster=None if backend == "slurm" else "local")
+    if backend == "slurm":
+        executor.update_parameters(**executor_parameters(options, time_limit))
+    else:
+        executor.update_parameters(timeout_min=math.ceil(time_limit / 60))
+    return executor
 
 
 def submit(executor, calls: list[tuple]) -> list:
@@ -292,8 +303,6 @@ def run_study_on_cluster(
     `on_trial(index, total, planned, outcome)` is called when a job starts running (outcome
     None) and when it ended with a record; unfinished trials are in the result's `unfinished`.
     """
-    import submitit
-
     if isinstance(submission, str):
         submission = registry.get_submission(submission)
     workloads = [registry.get_workload(w) if isinstance(w, str) else w for w in workloads]
@@ -307,13 +316,8 @@ def run_study_on_cluster(
     missing = [i for i, tid in enumerate(ids) if not tid.path(results_dir).exists()]
 
     limit = options.time_limit or job_time_limit(workloads, settings)
-    executor = submitit.AutoExecutor(
-        folder=results_dir / ruleset / submission.name / "jobs",
-        cluster=None if backend == "slurm" else "local")
-    if backend == "slurm":
-        executor.update_parameters(**executor_parameters(options, limit))
-    else:
-        executor.update_parameters(timeout_min=math.ceil(limit / 60))
+    executor = make_executor(backend, results_dir / ruleset / submission.name / "jobs",
+                             options, limit)
     jobs = submit(executor, [job_call(plan[i], ruleset, results_dir, settings, data_dir,
                                       submission, checkpoint_every) for i in missing])
     for i, job in zip(missing, jobs):
