@@ -14,4 +14,4 @@ source <("$CLUSTER" env)
 # Jobs inherit this environment (sbatch's default): they import this checkout's bench.
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 # BENCH_TEST_WRAPPER: a command the test run goes through (e.g. "flock /tmp/some.lock").
-${BENCH_TEST_WRAPPER:-} "$PYTHON" -m pytest -q -m slurm tests/slurm "$@"
+${BENCH_TEST_WRAPPER:-} "$PYTHON" -m pytest -m slurm tests/slurm "$@"
