@@ -23,8 +23,9 @@ What a job that ends without a record means:
 A study whose jobs cannot be submitted at all (an unknown partition, account or QOS) raises
 `SubmissionRefused` with sbatch's own message, and records nothing.
 
-Each job's log (stdout and stderr together) is linked beside its record as `trial_<n>.log`;
-submitit's files live in `<results>/<ruleset>/<submission>/jobs/`.
+Each job's log (stdout and stderr together) is linked beside its record as `trial_<n>.log` (by
+the submitter, then by the job that trains the trial); submitit's files live in
+`<results>/<ruleset>/<submission>/jobs/`.
 
     bench study -s nadamw --backend slurm --slurm-partition gpu --gpus-per-node 1 --jobs 8
 """
@@ -46,7 +47,7 @@ import jax
 from bench import api, registry, tuning
 from bench.protocol import ProtocolSettings
 from bench.trial import backends
-from bench.trial.execute import trial_lock
+from bench.trial.execute import TrialBusyError, trial_lock
 from bench.trial.record import TrialId, read_record
 
 BACKENDS = ("slurm", "local")
@@ -225,14 +226,34 @@ def wait_for(jobs: list, on_start: Callable[[int], None], poll: float = 2.0):
             time.sleep(poll)
 
 
-def link_log(record_path: Path, job) -> Path:
-    """Link the job's log beside the trial's record as `trial_<n>.log`."""
+def link_log(record_path: Path, log: Path, replace: bool) -> None:
+    """Link `log` beside the trial's record as `trial_<n>.log`; an existing link is kept
+    unless `replace`. The link is made atomically, so racing submitters cannot trip on it."""
     link = record_path.with_suffix(".log")
     link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(os.path.relpath(Path(job.paths.stdout).resolve(), link.parent))
-    return link
+    target = os.path.relpath(Path(log).resolve(), link.parent)
+    if not replace:
+        with contextlib.suppress(FileExistsError):
+            os.symlink(target, link)
+        return
+    temporary = link.with_name(f".{link.name}.{os.getpid()}")
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def run_trial_job(record_path: str, *arguments) -> dict:
+    """What a cluster job runs: the trial (`backends.run_in_child(*arguments)`), its log linked
+    beside its record first unless another process is training the trial right now."""
+    import submitit
+
+    try:
+        with trial_lock(Path(record_path).with_suffix(".lock"), wait=False):
+            pass
+    except TrialBusyError:
+        pass  # the trial is that process's; its log stays linked
+    else:
+        link_log(Path(record_path), submitit.JobEnvironment().paths.stdout, replace=True)
+    return backends.run_in_child(*arguments)
 
 
 def job_ending(job, state: str, limit: float) -> tuple[str, str]:
@@ -321,7 +342,7 @@ def run_study_on_cluster(
     jobs = submit(executor, [job_call(plan[i], ruleset, results_dir, settings, data_dir,
                                       submission, checkpoint_every) for i in missing])
     for i, job in zip(missing, jobs):
-        link_log(ids[i].path(results_dir), job)
+        link_log(ids[i].path(results_dir), job.paths.stdout, replace=False)  # the job relinks
 
     settled, unfinished = {}, []
     started = lambda k: notify(k, len(missing), plan[missing[k]], None)  # noqa: E731
@@ -352,6 +373,7 @@ def job_call(planned, ruleset, results_dir, settings, data_dir, submission, chec
     kwargs = dict(hparams=planned.hparams, seed=planned.seed, ruleset=ruleset,
                   study=planned.study, trial=planned.trial, results_dir=str(results_dir),
                   settings=settings, data_dir=data_dir, checkpoint_every=checkpoint_every)
-    return (backends.run_in_child, registry.workload_reference(planned.workload),
-            str(submission.path), submission.name, kwargs,
-            jax.config.jax_compilation_cache_dir)
+    path = TrialId(ruleset, submission.name, planned.workload.name, planned.study,
+                   planned.trial).path(results_dir)
+    return (run_trial_job, str(path), registry.workload_reference(planned.workload),
+            str(submission.path), submission.name, kwargs, jax.config.jax_compilation_cache_dir)
