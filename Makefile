@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-slow test-parity test-browser bench-perf lint install clean
+.PHONY: run test test-slow test-parity test-browser test-slurm bench-perf lint install clean
 
 $(BIN)/bench: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test-browser: install  ## the HTML leaderboard page in headless Chromium (instal
 		|| { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 	$(BIN)/pip install --quiet -e '.[browser]'
 	$(BIN)/python -m pytest -m browser tests/test_report_browser.py
+
+test-slurm: install  ## studies on a one-node SLURM cluster it starts here (installs slurm-wlm and munge; a few minutes)
+	PYTHON=$(BIN)/python scripts/slurm/run_tests.sh
 
 bench-perf: install  ## performance benchmarks: ratios measured side by side in one run
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

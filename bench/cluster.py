@@ -1,7 +1,7 @@
 """Spreading a study over a SLURM cluster with submitit (or local processes, for trying it out).
 
-Every missing trial of the study becomes one job that runs `bench.api.run` on the node it lands
-on and writes its record into the shared results directory (which must be on a file system all
+Every missing trial of the study becomes one job that runs the trial (`bench.trial.backends.
+run_in_child`, as an isolated local trial) on the node it lands on and writes its record into the shared results directory (which must be on a file system all
 nodes see). Many trials go in as one job array, `max_parallel` of them running at once. The
 submitting process polls the queue (`squeue`, which works without SLURM's accounting database)
 until every job has left it, then reads the records.
@@ -17,12 +17,15 @@ What a job that ends without a record means:
   as for a trial in an isolated local process.
 - it raised outside the trial (the job could not import the workload or the submission):
   recorded as `error` with the traceback.
+- its trial was busy in another process (two studies submitted into one results directory):
+  the study waits on the trial's lock and takes that process's record.
 
 A study whose jobs cannot be submitted at all (an unknown partition, account or QOS) raises
 `SubmissionRefused` with sbatch's own message, and records nothing.
 
-Each job's log (stdout and stderr together) is linked beside its record as `trial_<n>.log`;
-submitit's files live in `<results>/<ruleset>/<submission>/jobs/`.
+Each job's log (stdout and stderr together) is linked beside its record as `trial_<n>.log` (by
+the submitter, then by the job that trains the trial); submitit's files live in
+`<results>/<ruleset>/<submission>/jobs/`.
 
     bench study -s nadamw --backend slurm --slurm-partition gpu --gpus-per-node 1 --jobs 8
 """
@@ -34,7 +37,6 @@ import dataclasses
 import io
 import math
 import os
-import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +47,7 @@ import jax
 from bench import api, registry, tuning
 from bench.protocol import ProtocolSettings
 from bench.trial import backends
+from bench.trial.execute import TrialBusyError, trial_lock
 from bench.trial.record import TrialId, read_record
 
 BACKENDS = ("slurm", "local")
@@ -76,7 +79,8 @@ class TrialsUnfinished(RuntimeError):
         lines = [f"{len(study.unfinished)} trial(s) unfinished; run the same study again to "
                  "resume them from their checkpoints:"]
         lines += [f"  {u.trial_id.workload} study {u.trial_id.study} trial {u.trial_id.trial}: "
-                  f"job {u.job_id} {u.state}; log {u.log}" for u in study.unfinished]
+                  f"job {u.job_id} {u.state}: {u.reason}; log {u.log}"
+                  for u in study.unfinished]
         super().__init__("\n".join(lines))
 
 
@@ -100,7 +104,8 @@ class UnfinishedTrial:
 
     trial_id: TrialId
     job_id: str
-    state: str
+    state: str  # the job's last state in the queue
+    reason: str
     log: Path | None
 
 
@@ -142,6 +147,18 @@ def executor_parameters(options: SlurmOptions, time_limit: float) -> dict:
     }
     parameters = {key: value for key, value in chosen.items() if value is not None}
     return dict(parameters, timeout_min=math.ceil(time_limit / 60), slurm_stderr_to_stdout=True)
+
+
+def make_executor(backend: str, folder: Path, options: SlurmOptions, time_limit: float):
+    """submitit's executor for SLURM jobs under `options`, or for local processes."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster=None if backend == "slurm" else "local")
+    if backend == "slurm":
+        executor.update_parameters(**executor_parameters(options, time_limit))
+    else:
+        executor.update_parameters(timeout_min=math.ceil(time_limit / 60))
+    return executor
 
 
 def submit(executor, calls: list[tuple]) -> list:
@@ -209,33 +226,79 @@ def wait_for(jobs: list, on_start: Callable[[int], None], poll: float = 2.0):
             time.sleep(poll)
 
 
-def link_log(record_path: Path, job) -> Path:
-    """Link the job's log beside the trial's record as `trial_<n>.log`."""
+def link_log(record_path: Path, log: Path, replace: bool) -> None:
+    """Link `log` beside the trial's record as `trial_<n>.log`; an existing link is kept
+    unless `replace`. The link is made atomically, so racing submitters cannot trip on it."""
     link = record_path.with_suffix(".log")
     link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(os.path.relpath(Path(job.paths.stdout).resolve(), link.parent))
-    return link
+    target = os.path.relpath(Path(log).resolve(), link.parent)
+    if not replace:
+        with contextlib.suppress(FileExistsError):
+            os.symlink(target, link)
+        return
+    temporary = link.with_name(f".{link.name}.{os.getpid()}")
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
 
 
-def job_error(job) -> str | None:
-    """The error a job returned (an exception outside the trial), or None."""
-    if not job.paths.result_pickle.exists():
-        return None
+def run_trial_job(record_path: str, *arguments) -> dict:
+    """What a cluster job runs: the trial (`backends.run_in_child(*arguments)`), its log linked
+    beside its record first unless another process is training the trial right now."""
+    import submitit
+
     try:
-        job.result()
-    except Exception as error:  # the job's own traceback, as submitit reports it
-        return f"cluster job {job.job_id} failed: {error}"
-    return None
+        with trial_lock(Path(record_path).with_suffix(".lock"), wait=False):
+            pass
+    except TrialBusyError:
+        pass  # the trial is that process's; its log stays linked
+    else:
+        link_log(Path(record_path), submitit.JobEnvironment().paths.stdout, replace=True)
+    return backends.run_in_child(*arguments)
 
 
-def await_record(path: Path, job, patience: float = 30.0) -> bool:
-    """Whether the record exists; a job that succeeded gets `patience` seconds for it to show
-    (a shared file system may show another node's new files late)."""
+def job_ending(job, state: str, limit: float) -> tuple[str, str]:
+    """How a job that left the queue ended, as (kind, detail):
+
+    ("done", "") when it returned normally (its trial recorded itself), ("error", message) for a
+    failure recorded as the trial's, ("busy", message) when another process was training the
+    trial, ("unfinished", why) when the trial is to be resumed.
+    """
+    if job.paths.result_pickle.exists():
+        try:
+            report = job.result()
+        except Exception as error:  # the job's own traceback, as submitit reports it
+            return "error", f"cluster job {job.job_id} failed: {error}"
+        status = report.get("status", "done") if isinstance(report, dict) else "done"
+        if status == "busy":  # another process is training the trial
+            return "busy", report.get("message", "")
+        if status != "done":  # stopped (interrupted) or a harness error: not the trial's failure
+            return "unfinished", report.get("message") or status
+        return "done", ""
+    if state in TRIAL_FAULT_STATES:
+        return "error", TRIAL_FAULT_STATES[state].format(limit=f"{limit / 60:.0f} min")
+    return "unfinished", f"the job ended ({state}) before the trial finished"
+
+
+def settle(job, state: str, trial_id: TrialId, results_dir: Path, limit: float):
+    """(kind, detail) of a job's trial once settled: "done" (its record is there), "skipped"
+    (another process's record is), "error" (the message to record), "unfinished" (why)."""
+    path = trial_id.path(results_dir)
+    ending, detail = job_ending(job, state, limit)
+    if ending == "busy":  # wait for the process training it, then take its record
+        with trial_lock(trial_id.lock_path(results_dir), wait=True):
+            pass
+        ending = "skipped" if path.exists() else "unfinished"
+    if ending == "done" and not await_record(path):
+        return "unfinished", f"the job finished but {path} is not visible"
+    return ending, detail
+
+
+def await_record(path: Path, patience: float = 30.0) -> bool:
+    """Whether the record exists, allowing `patience` seconds for it to show (a shared file
+    system may show another node's new files late)."""
     deadline = time.monotonic() + patience
     while not path.exists():
-        if not job.paths.result_pickle.exists() or time.monotonic() > deadline:
+        if time.monotonic() > deadline:
             return False
         time.sleep(1.0)
     return True
@@ -261,8 +324,6 @@ def run_study_on_cluster(
     `on_trial(index, total, planned, outcome)` is called when a job starts running (outcome
     None) and when it ended with a record; unfinished trials are in the result's `unfinished`.
     """
-    import submitit
-
     if isinstance(submission, str):
         submission = registry.get_submission(submission)
     workloads = [registry.get_workload(w) if isinstance(w, str) else w for w in workloads]
@@ -276,36 +337,30 @@ def run_study_on_cluster(
     missing = [i for i, tid in enumerate(ids) if not tid.path(results_dir).exists()]
 
     limit = options.time_limit or job_time_limit(workloads, settings)
-    executor = submitit.AutoExecutor(
-        folder=results_dir / ruleset / submission.name / "jobs",
-        cluster=None if backend == "slurm" else "local")
-    if backend == "slurm":
-        executor.update_parameters(**executor_parameters(options, limit))
-    else:
-        executor.update_parameters(timeout_min=math.ceil(limit / 60))
+    executor = make_executor(backend, results_dir / ruleset / submission.name / "jobs",
+                             options, limit)
     jobs = submit(executor, [job_call(plan[i], ruleset, results_dir, settings, data_dir,
                                       submission, checkpoint_every) for i in missing])
     for i, job in zip(missing, jobs):
-        link_log(ids[i].path(results_dir), job)
+        link_log(ids[i].path(results_dir), job.paths.stdout, replace=False)  # the job relinks
 
     settled, unfinished = {}, []
-    for position, state in wait_for(jobs, lambda k: notify(k, len(missing), plan[missing[k]], None)):
+    started = lambda k: notify(k, len(missing), plan[missing[k]], None)  # noqa: E731
+    for position, state in wait_for(jobs, started):
         index, job = missing[position], jobs[position]
         path = ids[index].path(results_dir)
-        if await_record(path, job):
-            settled[index] = api.RunOutcome(read_record(path), path, skipped=False)
+        ending, detail = settle(job, state, ids[index], results_dir, limit)
+        if ending == "unfinished":
+            unfinished.append(UnfinishedTrial(ids[index], job.job_id, state, detail,
+                                              path.with_suffix(".log")))
+            continue
+        if ending in ("done", "skipped"):
+            settled[index] = api.RunOutcome(read_record(path), path, skipped=ending == "skipped")
         else:
-            message = job_error(job)
-            if message is None and state in TRIAL_FAULT_STATES:
-                message = TRIAL_FAULT_STATES[state].format(limit=f"{limit / 60:.0f} min")
-            if message is None:
-                unfinished.append(UnfinishedTrial(ids[index], job.job_id, state,
-                                                  path.with_suffix(".log")))
-                continue
             planned = plan[index]
             settled[index] = backends.record_failure(
                 planned.workload, submission, planned.hparams, planned.seed, ids[index],
-                results_dir, settings, message)
+                results_dir, settings, detail)
         notify(position, len(missing), plan[index], settled[index])
     outcomes = [settled.get(i) or api.RunOutcome(read_record(tid.path(results_dir)),
                                                   tid.path(results_dir), skipped=True)
@@ -318,6 +373,7 @@ def job_call(planned, ruleset, results_dir, settings, data_dir, submission, chec
     kwargs = dict(hparams=planned.hparams, seed=planned.seed, ruleset=ruleset,
                   study=planned.study, trial=planned.trial, results_dir=str(results_dir),
                   settings=settings, data_dir=data_dir, checkpoint_every=checkpoint_every)
-    return (backends.run_in_child, registry.workload_reference(planned.workload),
-            str(submission.path), submission.name, kwargs,
-            jax.config.jax_compilation_cache_dir)
+    path = TrialId(ruleset, submission.name, planned.workload.name, planned.study,
+                   planned.trial).path(results_dir)
+    return (run_trial_job, str(path), registry.workload_reference(planned.workload),
+            str(submission.path), submission.name, kwargs, jax.config.jax_compilation_cache_dir)

@@ -1,5 +1,11 @@
 """Placing a trial on all local devices, and feeding them without making them wait.
 
+One device per trial (`bench study --jobs N` on a multi-accelerator machine): each trial's
+process calls `pin_to_device(slot)` before jax starts its backends. On NVIDIA GPUs the slot
+becomes `CUDA_VISIBLE_DEVICES` (the process sees, and allocates memory on, its one GPU only);
+elsewhere (CPU devices, including fake ones from XLA_FLAGS=--xla_force_host_platform_device_count)
+the mesh takes device `slot` of `jax.devices()`. The slot is kept in `BENCH_DEVICE_SLOT`.
+
 Data parallelism with `jax.sharding`: a one-axis mesh ("data") over the local devices; every
 training batch is split along its first axis across the mesh; parameters, model state and
 optimizer state are replicated. `jax.jit` then partitions the training step (GSPMD) and inserts
@@ -16,6 +22,7 @@ pipeline cannot keep up, and that wait is measured.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -26,8 +33,30 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
+SLOT_VARIABLE = "BENCH_DEVICE_SLOT"
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"  # one entry per GPU; reading it starts no CUDA
+
+
+def pin_to_device(slot: int) -> None:
+    """Make this process train on one device, number `slot` (modulo the devices there are).
+
+    Call before jax's first use of a device: `CUDA_VISIBLE_DEVICES` is read when CUDA starts.
+    """
+    os.environ[SLOT_VARIABLE] = str(slot)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = visible.split(",") if visible else (
+        [str(i) for i in range(len(os.listdir(NVIDIA_GPUS)))] if os.path.isdir(NVIDIA_GPUS) else [])
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+
+
 def data_mesh(devices=None) -> Mesh:
-    devices = jax.devices() if devices is None else devices
+    """A one-axis mesh over `devices` (default: all, or the one `pin_to_device` chose)."""
+    if devices is None:
+        devices = jax.devices()
+        slot = os.environ.get(SLOT_VARIABLE)
+        if slot is not None:
+            devices = [devices[int(slot) % len(devices)]]
     return Mesh(np.asarray(devices), ("data",))
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import queue
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -116,9 +117,10 @@ def run_study(
 
     With `isolate`, each trial runs in its own process (`bench.trial.backends.isolated`): a
     crash, hang or out-of-memory kill becomes that trial's `error` record and the study goes on.
-    `jobs > 1` runs that many isolated trials at once. Trials sharing a machine slow each other
-    down, and the protocol counts wall-clock submission time, so parallel trials are for quick
-    looks and for machines with one accelerator per job; `bench score` compares only records of
+    `jobs > 1` runs that many isolated trials at once, each on a device of its own (one GPU per
+    trial on a multi-GPU machine; see `bench.devices.pin_to_device`). Trials sharing a machine
+    slow each other down, and the protocol counts wall-clock submission time, so parallel trials
+    are for quick looks and for machines with one accelerator per job; `bench score` compares only records of
     one hardware fingerprint, and timings meant for a leaderboard should use `jobs=1`.
     """
     if isinstance(submission, str):
@@ -131,13 +133,25 @@ def run_study(
     isolate = isolate or jobs > 1
     backend = backends.isolated(time_limit) if isolate else backends.inline(on_progress)
 
+    free_slots: queue.Queue = queue.Queue()  # device slots of parallel trials
+    for slot in range(jobs):
+        free_slots.put(slot)
+
     def run_one(index: int) -> api.RunOutcome | None:
+        slot = free_slots.get() if jobs > 1 else None
+        try:
+            return run_planned(index, slot)
+        finally:
+            if slot is not None:
+                free_slots.put(slot)
+
+    def run_planned(index: int, slot: int | None) -> api.RunOutcome | None:
         planned = plan[index]
         notify(index, len(plan), planned, None)
         request = trial_request(submission, planned, ruleset, results_dir, settings, data_dir,
                                 checkpoint_every)
         try:
-            outcome = backend(request)
+            outcome = backend(dataclasses.replace(request, device_slot=slot))
         except api.TrialBusyError as busy:
             notify(index, len(plan), planned, busy)
             return None

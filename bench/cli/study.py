@@ -37,13 +37,18 @@ from bench.protocol import ProtocolSettings
 @click.option("--isolate/--in-process", default=True, show_default=True,
               help="Run each trial in its own process, so crashes and hangs become records.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
-              help="Trials run at once: isolated processes on this machine (default 1; parallel "
-                   "trials share it and slow each other, use 1 for timings you will publish), "
+              help="Trials run at once: isolated processes on this machine, one device each "
+                   "(default 1; on CPU parallel trials slow each other, use 1 for timings you "
+                   "publish), "
                    "or array jobs on a cluster (default: as many as the cluster runs).")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
               help="Wall-clock seconds before an isolated trial is stopped (default: 5x its "
                    "budget + 10 minutes); on a cluster, each job's time limit (default: 1.5x "
                    "the budget + 15 minutes).")
+@click.option("--checkpoint-every", default=60.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock seconds between checkpoints of a running trial (what a cancelled, "
+                   "preempted or killed trial resumes from).")
 @click.option("--backend", type=click.Choice(tuning.STUDY_BACKENDS),
               default="processes", show_default=True,
               help="processes: on this machine. slurm: one submitit job per trial on a SLURM "
@@ -59,8 +64,8 @@ from bench.protocol import ProtocolSettings
                    "(repeatable).")
 @user_errors
 def study(submission, workload_names, tier, ruleset, studies, trials, results_dir, max_runtime,
-          max_steps, data_dir, isolate, jobs, trial_timeout, backend, slurm_partition,
-          gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags):
+          max_steps, data_dir, isolate, jobs, trial_timeout, checkpoint_every, backend,
+          slurm_partition, gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags):
     """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
 
     Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
@@ -89,7 +94,7 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
                 time_limit=trial_timeout, ruleset=ruleset, studies=studies, trials=trials,
                 results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime,
                                                                    max_steps=max_steps),
-                data_dir=data_dir, on_trial=display,
+                data_dir=data_dir, on_trial=display, checkpoint_every=checkpoint_every,
             )
     except (cluster.SubmissionRefused, cluster.BadSbatchFlag) as error:  # nothing was submitted
         raise UserError(str(error)) from None

@@ -72,6 +72,7 @@ class TrialRequest:
     settings: ProtocolSettings = ProtocolSettings()
     data_dir: str | None = None
     checkpoint_every: float = 60.0
+    device_slot: int | None = None  # train on this one device (`bench.devices.pin_to_device`)
 
     @property
     def path(self) -> Path:
@@ -115,7 +116,8 @@ def default_time_limit(workload, settings: ProtocolSettings) -> float:
 
 
 def run_in_child(workload_ref: str, submission_path: str, submission_name: str, kwargs: dict,
-                 compile_cache: str | None = None, parent_pid: int | None = None) -> dict:
+                 compile_cache: str | None = None, parent_pid: int | None = None,
+                 device_slot: int | None = None) -> dict:
     """Run one trial in a process of its own (a child of `isolated`, or a cluster job).
 
     `kwargs` are `TrialRequest.child_arguments()`: hparams, seed, ruleset, study, trial,
@@ -124,6 +126,10 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
     Ctrl-C (checkpoint, then return). Returns a report: {"status": "done" | "interrupted" |
     "busy" | "harness", "message", "resumed_from_step", "notes"}.
     """
+    if device_slot is not None:  # before anything starts jax's backends
+        from bench.devices import pin_to_device
+
+        pin_to_device(device_slot)
     if parent_pid is not None:
         os.setsid()
         stop_with_parent(parent_pid)
@@ -253,7 +259,7 @@ def start_child(request: TrialRequest, limit: float) -> tuple[dict, int | None]:
 
     arguments = (registry.workload_reference(request.workload), str(request.submission.path),
                  request.submission.name, request.child_arguments(),
-                 jax.config.jax_compilation_cache_dir, os.getpid())
+                 jax.config.jax_compilation_cache_dir, os.getpid(), request.device_slot)
     process = context.Process(target=_child_main, args=(sender, *arguments))
     process.start()
     sender.close()

@@ -17,7 +17,8 @@ def cluster_answers() -> bool:
     if shutil.which("squeue") is None:
         return False
     try:
-        return subprocess.run(["squeue", "--noheader"], capture_output=True, timeout=20).returncode == 0
+        answer = subprocess.run(["squeue", "--noheader"], capture_output=True, timeout=20)
+        return answer.returncode == 0
     except subprocess.TimeoutExpired:
         return False
 

@@ -210,8 +210,6 @@ def test_unknown_partition_is_an_error_naming_sbatch_message(tmp_path, counting_
     assert starts(starts_file) == []
 
 
-@pytest.mark.xfail(reason="needs the per-trial lock (bench/trial, branch trial): without it both "
-                          "studies' jobs train each trial", strict=False)
 def test_two_studies_at_once_never_train_a_trial_twice(tmp_path, counting_adam):
     submission, starts_file = counting_adam
     results = tmp_path / "r"
