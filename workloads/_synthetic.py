@@ -71,8 +71,9 @@ def check_model_size(model_size: str) -> str:
     return model_size
 
 
-def fake_batch_size(spec: WorkloadSpec, model_size: str) -> int:
-    return TINY_BATCH_SIZE if check_model_size(model_size) == "tiny" else spec.batch_size
+def fake_batch_size(spec: WorkloadSpec, model_size: str, tiny: int = TINY_BATCH_SIZE) -> int:
+    """The batch size of a fake copy: `tiny` at model size "tiny", the real one at "full"."""
+    return tiny if check_model_size(model_size) == "tiny" else spec.batch_size
 
 
 def split_sizes(batch_size: int, train: str = "train") -> dict[str, int]:
@@ -80,25 +81,26 @@ def split_sizes(batch_size: int, train: str = "train") -> dict[str, int]:
     return {train: 8 * batch_size, "validation": 2 * batch_size, "test": 2 * batch_size}
 
 
-def fake_spec(spec: WorkloadSpec, model_size: str) -> WorkloadSpec:
+def fake_spec(spec: WorkloadSpec, model_size: str, batch_size: int) -> WorkloadSpec:
     """The spec of a fake copy: same name, targets and budget; says it is synthetic (and tiny)."""
     changes = {"dataset": f"synthetic data of the shapes of {spec.dataset}"}
     if check_model_size(model_size) == "tiny":
-        changes.update(model=f"tiny {spec.model}", batch_size=fake_batch_size(spec, model_size))
+        changes.update(model=f"tiny {spec.model}", batch_size=batch_size)
     return dataclasses.replace(spec, **changes)
 
 
-def synthetic_copy(workload, model_size: str, **attributes):
+def synthetic_copy(workload, model_size: str, batch_size: int | None = None, **attributes):
     """A shallow copy of `workload` with `attributes` replaced, its compiled functions dropped.
 
-    The copy's `fake_of` is (workload, model_size), which is how another process rebuilds it.
+    `batch_size` is the tiny copy's (default `TINY_BATCH_SIZE`). The copy's `fake_of` is
+    (workload, model_size), which is how another process rebuilds it.
     """
     clone = copy.copy(workload)
     for name in [name for name in vars(clone) if name.startswith("_jitted")]:
         delattr(clone, name)  # compiled for the original's model and shapes
     for name, value in attributes.items():
         setattr(clone, name, value)
-    clone.spec = fake_spec(workload.spec, model_size)
+    clone.spec = fake_spec(workload.spec, model_size, batch_size or TINY_BATCH_SIZE)
     clone.fake_of = (workload, model_size)
     return clone
 

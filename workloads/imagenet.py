@@ -53,8 +53,7 @@ TRAIN_BUILDER = "imagenet2012"
 TEST_BUILDER = "imagenet_v2/matched-frequency"
 MANUAL_DOWNLOAD_NOTE = (
     "ImageNet cannot be downloaded automatically: put ILSVRC2012_img_train.tar and "
-    "ILSVRC2012_img_val.tar from https://image-net.org into {data_dir}/downloads/manual first; "
-    "building needs TensorFlow, reading does not"
+    "ILSVRC2012_img_val.tar from https://image-net.org into {data_dir}/downloads/manual first"
 )
 
 
