@@ -101,6 +101,20 @@ def workload_reference(workload: Workload) -> str:
     raise ValueError(f"workload {workload.name} is not reachable by name from another process")
 
 
+def dataset_preparer(name: str):
+    """The `prepare(raw_dir, data_dir)` of the workload module that defines workload `name`.
+
+    A workload module whose data tfds cannot build (or not without TensorFlow) defines a
+    module-level `prepare` function; `bench prepare WORKLOAD` calls it. None when the module
+    has none (its data is a tfds dataset, built with `tfds build`).
+    """
+    workload = get_workload(name)
+    for module in _workload_modules():
+        if any(w is workload for w in getattr(module, "WORKLOADS", ())):
+            return getattr(module, "prepare", None)
+    return None
+
+
 def submissions_dir() -> Path:
     return Path(submissions_package.__file__).resolve().parent
 

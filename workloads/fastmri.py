@@ -236,7 +236,11 @@ def preprocess_slice(kspace: np.ndarray, target: np.ndarray, mask: np.ndarray) -
 
 
 def _convert_volume(path: Path, seed: list[int]) -> dict[str, np.ndarray]:
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError("preparing fastMRI reads HDF5 files: pip install 'bench[data]' "
+                         "(h5py)") from None
 
     with h5py.File(path, "r") as volume:
         volume_max = np.float32(volume.attrs.get("max", 0.0))
