@@ -74,6 +74,18 @@ RESNET_DATA = ImagenetDataConfig()
 VIT_DATA = ImagenetDataConfig(randaugment_layers=2, mixup_alpha=0.2, eval_batch_size=2048)
 
 
+def train_image(example, rng: np.random.Generator, data: ImagenetDataConfig) -> np.ndarray:
+    """One training image (uint8 [size, size, 3]): random crop and flip, RandAugment if set."""
+    image = _image_ops.train_crop(
+        _image_ops.as_rgb_image(example["image"]), data.image_size, rng, data.crop_fraction
+    )
+    if data.randaugment_layers:
+        image = _image_ops.randaugment(
+            image, rng, data.randaugment_layers, data.randaugment_magnitude
+        )
+    return np.asarray(image)
+
+
 class ImagenetWorkload(ImageClassificationWorkload):
     """ImageNet classification streamed from ArrayRecord files; the model varies."""
 
@@ -150,15 +162,7 @@ class ImagenetWorkload(ImageClassificationWorkload):
     # ------------------------------------------------------------------- preprocessing
 
     def _train_image(self, example, rng: np.random.Generator) -> np.ndarray:
-        cfg = self.data
-        image = _image_ops.train_crop(
-            _image_ops.as_rgb_image(example["image"]), cfg.image_size, rng, cfg.crop_fraction
-        )
-        if cfg.randaugment_layers:
-            image = _image_ops.randaugment(
-                image, rng, cfg.randaugment_layers, cfg.randaugment_magnitude
-            )
-        return np.asarray(image)
+        return train_image(example, rng, self.data)
 
     def _eval_image(self, example) -> np.ndarray:
         image = _image_ops.as_rgb_image(example["image"])
