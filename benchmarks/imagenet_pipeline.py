@@ -14,13 +14,17 @@ also RandAugment), then stack and normalise a batch:
 - grain: `grain.MapDataset` over the same source, shuffled, `random_map` with the same
   preprocessing, batched, with `workers` worker processes (`mp_prefetch`).
 
-Each configuration reads `batches` batches of `batch_size` after one warm-up batch; the rate
-is images per second, and per core the rate divided by the workers (each worker can use one
-core; on a machine with fewer free cores than workers the per-core figure is too low).
+For each number of workers, in each of `rounds` rounds, each loader in turn is started, reads
+one warm-up batch per worker (grain's worker processes take seconds to start), then `batches`
+batches of `batch_size` (grain's workers buffer one batch each ahead), and is stopped;
+alternating rounds let both see the same machine load. The table gives median images per
+second, per core (the rate divided by the workers: each worker can use one core; on a machine
+with fewer free cores than workers the per-core figure is too low), and the median of the
+per-round ratios grain / threads with its interquartile range.
 Heavy: run it alone (`flock /tmp/cpu.lock python benchmarks/imagenet_pipeline.py`).
 
-    python benchmarks/imagenet_pipeline.py [--images 192] [--batch-size 32] [--batches 4]
-                                           [--workers 1 2] [--randaugment]
+    python benchmarks/imagenet_pipeline.py [--images 192] [--batch-size 32] [--batches 5]
+                                           [--rounds 3] [--workers 1 2] [--randaugment]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import dataclasses
 import io
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +42,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import quartiles  # noqa: E402
 
 from workloads import _image_ops, _synthetic, imagenet  # noqa: E402
 
@@ -81,23 +89,20 @@ def write_dataset(data_dir: str, num_images: int) -> None:
 
 
 def rate(batches, count: int) -> float:
-    """Images per second over `count` batches, after one warm-up batch."""
-    first = next(batches)
-    size = len(first["targets"] if "targets" in first else first["label"])
+    """Images per second over the next `count` batches."""
     start = time.perf_counter()
-    for _ in range(count):
-        next(batches)
-    return count * size / (time.perf_counter() - start)
+    images = sum(len(next(batches)["targets"]) for _ in range(count))
+    return images / (time.perf_counter() - start)
 
 
-def thread_rate(data_dir, data, workers, batch_size, batches) -> float:
+def thread_batches(data_dir, data, workers, batch_size):
     spec = dataclasses.replace(imagenet.IMAGENET_RESNET_SPEC, batch_size=batch_size)
     workload = imagenet.ImagenetWorkload(
         spec, imagenet.IMAGENET_RESNET.model, data=dataclasses.replace(data, num_workers=workers))
     source = workload.open_split(imagenet.TRAIN_BUILDER, "train", data_dir=data_dir, workload="")
     workload.open_split = lambda *args, **kwargs: source  # the train split serves every split
     workload.load(data_dir)
-    return rate(workload.train_batches(batch_size, seed=0), batches)
+    return workload.train_batches(batch_size, seed=0)
 
 
 class Preprocess:
@@ -116,7 +121,7 @@ def normalize(batch):
             "targets": batch["targets"]}
 
 
-def grain_rate(data_dir, data, workers, batch_size, batches) -> float:
+def grain_batches(data_dir, data, workers, batch_size):
     import grain
     import tensorflow_datasets as tfds
     from absl import flags
@@ -126,15 +131,16 @@ def grain_rate(data_dir, data, workers, batch_size, batches) -> float:
     dataset = (grain.MapDataset.source(source).shuffle(seed=0).repeat()
                .random_map(Preprocess(data), seed=0).batch(batch_size).map(normalize))
     iterable = dataset.to_iter_dataset().mp_prefetch(
-        grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=2))
-    return rate(iter(iterable), batches)
+        grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=1))
+    return iter(iterable)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=192)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--batches", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=5, help="batches per loader per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--randaugment", action="store_true", help="ViT's preprocessing")
     args = parser.parse_args()
@@ -143,13 +149,23 @@ def main() -> None:
           f"{'ViT (RandAugment)' if args.randaugment else 'ResNet'} preprocessing")
     with tempfile.TemporaryDirectory() as data_dir:
         write_dataset(data_dir, args.images)
-        print(f"{'loader':8} {'workers':>7} {'images/s':>9} {'per core':>9}")
-        for name, measure in (("threads", thread_rate), ("grain", grain_rate)):
-            for workers in args.workers:
-                images_per_second = measure(data_dir, data, workers, args.batch_size, args.batches)
-                print(f"{name:8} {workers:7d} {images_per_second:9.1f} "
-                      f"{images_per_second / workers:9.1f}")
-
+        print(f"{'workers':>7} {'threads img/s':>13} {'grain img/s':>11} {'per core':>17} "
+              f"{'grain / threads':>22}")
+        for workers in args.workers:
+            rates = {"threads": [], "grain": []}
+            for _ in range(args.rounds):  # alternate, so both see the same machine load
+                for name, make in (("threads", thread_batches), ("grain", grain_batches)):
+                    batches = make(data_dir, data, workers, args.batch_size)
+                    for _ in range(workers):  # warm-up: every thread or worker process started
+                        next(batches)
+                    rates[name].append(rate(batches, args.batches))
+                    del batches  # stops grain's workers: nothing runs during the other's turn
+            ratios = [g / t for g, t in zip(rates["grain"], rates["threads"])]
+            low, mid, high = quartiles(ratios)
+            threads, grain = (statistics.median(rates[name]) for name in ("threads", "grain"))
+            print(f"{workers:7d} {threads:13.0f} {grain:11.0f} "
+                  f"{threads / workers:8.0f} {grain / workers:8.0f} "
+                  f"{mid:8.2f} (IQR {low:.2f}-{high:.2f})")
 
 if __name__ == "__main__":
     main()
