@@ -2,9 +2,9 @@
 
 Every command parses its options, calls the API and displays the result with Rich. One module
 per concern: `run` and `study` train, `prepare` turns raw data into a workload's files,
-`records` scores and compares, `review` checks contributed
-submissions, `listing` lists, `science` holds the schedule-science and calibration commands,
-`display` draws, and `errors` turns errors a user can fix into one line with exit status 2.
+`records` scores and compares, `review` checks contributed submissions, `listing` lists,
+`science` holds the schedule-science and calibration commands, `display` draws, and `errors`
+turns errors a user can fix into one line with exit status 2.
 """
 
 from __future__ import annotations
