@@ -8,7 +8,8 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
 - Evaluation runs every `eval_period` seconds of submission time (and once at step 0 and once at
   the end); its cost is measured and logged separately and never counted.
 - A trial stops at the first evaluation whose validation metric meets the target (outcome `hit`),
-  once submission time reaches `max_runtime` (or the optional `max_steps`; outcome `budget`), or
+  once submission time reaches `max_runtime` (or the optional `max_steps`; outcome `budget`, whose
+  message starts with "max_steps:" when the step limit stopped it), or
   at the first non-finite training loss (outcome `diverged`). A failure of the submission's code
   is outcome `error`.
 - JIT compilation happens before the clock starts (two warm-up steps on throw-away copies of the

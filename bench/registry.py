@@ -2,6 +2,8 @@
 
 Workloads: every module (or package) in the `workloads` package that defines a module-level
 `WORKLOADS` list of `Workload` instances. Adding a workload family is dropping in one file.
+A workload's fake-data copy (`Workload.fake`) is named `<reference>@fake-<model size>`, e.g.
+`imagenet_vit@fake-tiny`, so that another process can rebuild it.
 
 Submissions: every folder under the `submissions` directory that holds a `submission.py`; the
 folder name is the submission name. A path to a file or folder (`path/to/submission.py`) is
@@ -59,8 +61,17 @@ def workload_aliases() -> dict[str, str]:
             for alias, name in getattr(module, "ALIASES", {}).items()}
 
 
+FAKE_MARK = "@fake-"
+
+
 def get_workload(name: str) -> Workload:
-    """A workload by name or alias, or by `package.module:ATTRIBUTE` for one outside workloads/."""
+    """A workload by name or alias, or by `package.module:ATTRIBUTE` for one outside workloads/.
+
+    `<reference>@fake-<size>` is that workload's `fake(size)` copy.
+    """
+    if FAKE_MARK in name:
+        base, _, model_size = name.rpartition(FAKE_MARK)
+        return get_workload(base).fake(model_size)
     workloads = all_workloads()
     name = workload_aliases().get(name, name)
     if name in workloads:
@@ -78,6 +89,9 @@ def get_workload(name: str) -> Workload:
 
 def workload_reference(workload: Workload) -> str:
     """A name `get_workload` resolves back to `workload`, also in another process."""
+    if workload.fake_of is not None:
+        base, model_size = workload.fake_of
+        return f"{workload_reference(base)}{FAKE_MARK}{model_size}"
     if all_workloads().get(workload.name) is workload:
         return workload.name
     module = importlib.import_module(type(workload).__module__)
@@ -85,6 +99,20 @@ def workload_reference(workload: Workload) -> str:
         if value is workload:
             return f"{module.__name__}:{attribute}"
     raise ValueError(f"workload {workload.name} is not reachable by name from another process")
+
+
+def dataset_preparer(name: str):
+    """The `prepare(raw_dir, data_dir)` of the workload module that defines workload `name`.
+
+    A workload module whose data tfds cannot build (or not without TensorFlow) defines a
+    module-level `prepare` function; `bench prepare WORKLOAD` calls it. None when the module
+    has none (its data is a tfds dataset, built with `tfds build`).
+    """
+    workload = get_workload(name)
+    for module in _workload_modules():
+        if any(w is workload for w in getattr(module, "WORKLOADS", ())):
+            return getattr(module, "prepare", None)
+    return None
 
 
 def submissions_dir() -> Path:

@@ -100,6 +100,8 @@ class Workload(abc.ABC):
     """Base class of every workload; see the module docstring for the contract."""
 
     spec: WorkloadSpec
+    # For a copy made by `fake`: (the workload it copies, its model size); None otherwise.
+    fake_of: tuple[Workload, str] | None = None
 
     @property
     def name(self) -> str:

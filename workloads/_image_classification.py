@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 from bench.workload import Batch, Workload, WorkloadSpec
-from workloads import _pipeline, _tfds
+from workloads import _pipeline, _synthetic, _tfds
 from workloads._image_ops import normalize
 
 
@@ -59,9 +59,11 @@ class ImageClassificationWorkload(Workload):
         num_classes: int,
         label_smoothing: float = 0.0,
         eval_batch_size: int = 1024,
+        tiny_model: nn.Module | None = None,
     ):
         self.spec = spec
         self.model = model
+        self.tiny_model = tiny_model  # the same family, small: for `fake("tiny")`
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
@@ -77,6 +79,14 @@ class ImageClassificationWorkload(Workload):
         variables = dict(self._jitted_init({"params": params_rng, "dropout": dropout_rng}, dummy))
         params = variables.pop("params")
         return params, variables  # model state: batch statistics, or {} without batch norm
+
+    def fake_model(self, model_size: str) -> nn.Module:
+        """The model of a fake copy: this one at "full" size, `tiny_model` at "tiny"."""
+        if _synthetic.check_model_size(model_size) == "full":
+            return self.model
+        if self.tiny_model is None:
+            raise NotImplementedError(f"workload {self.name} has no tiny model")
+        return self.tiny_model
 
     def num_parameters(self) -> int:
         """Number of trainable parameters (from shapes only; nothing is initialised)."""
@@ -146,20 +156,40 @@ class InMemoryImageWorkload(ImageClassificationWorkload):
         self.std = std
         self._data: dict[str, dict[str, np.ndarray]] | None = None
         self._loaded_from: str | None = None
+        self.open_split = _tfds.open_split  # a `_synthetic.SyntheticDataset` in a fake copy
+
+    def fake(self, model_size: str = "tiny") -> InMemoryImageWorkload:
+        """This workload on random images and labels of the true shapes (see `_synthetic`)."""
+        batch_size = _synthetic.fake_batch_size(self.spec, model_size)
+        sizes = _synthetic.split_sizes(batch_size)
+        return _synthetic.synthetic_copy(
+            self, model_size,
+            model=self.fake_model(model_size),
+            num_validation=sizes.pop("validation"),
+            eval_batch_size=batch_size,
+            open_split=_synthetic.SyntheticDataset(
+                {"train": sizes["train"] + sizes["test"], "test": sizes["test"]},
+                _synthetic.labelled_images(self.input_shape, self.num_classes),
+            ),
+            _data=None, _loaded_from=None,
+        )
 
     def load(self, data_dir: str | None = None) -> None:
         if self._data is not None and self._loaded_from == data_dir:
             return
         convert = {"inputs": ("image", np.uint8), "targets": ("label", np.int32)}
         opened = {
-            split: _tfds.open_split(self.builder, split, data_dir=data_dir, workload=self.name)
+            split: self.open_split(self.builder, split, data_dir=data_dir, workload=self.name)
             for split in ("train", "test")
         }
         num_train = len(opened["train"]) - self.num_validation
         if num_train < 1:
-            raise ValueError(
-                f"workload {self.name}: the tfds train split has {len(opened['train'])} examples, "
-                f"not more than the {self.num_validation} held out for validation"
+            raise _tfds.DatasetNotPreparedError(
+                f"workload {self.name}: the tfds {self.builder!r} train split under "
+                f"{data_dir or _tfds.default_data_dir()} has {len(opened['train'])} examples, "
+                f"fewer than the {self.num_validation + 1} needed ({self.num_validation} are held "
+                f"out for validation); prepare the full dataset with "
+                f"`{_tfds.build_command(self.builder, data_dir)}`"
             )
         arrays = {
             split: _tfds.cached_arrays(

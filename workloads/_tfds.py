@@ -18,8 +18,10 @@ importing a workload module stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -55,6 +57,19 @@ def build_command(builder: str, data_dir: str | None) -> str:
     )
 
 
+@contextlib.contextmanager
+def quiet_absl_warnings():
+    """Hide tfds's absl warnings (e.g. about a dataset folder without dataset_info.json) while
+    probing for a dataset: a missing dataset is reported once, by `DatasetNotPreparedError`."""
+    logger = logging.getLogger("absl")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def _diagnose(builder_name: str, data_dir: str | None) -> str:
     """Why a split could not be opened, in a few words."""
     tfds = import_tfds()
@@ -84,17 +99,19 @@ def open_split(
     the data must be downloaded by hand first); "{data_dir}" in it becomes the data directory.
     """
     tfds = import_tfds()
-    try:
-        return tfds.data_source(
-            builder_name, split=split, data_dir=data_dir, download=False, try_gcs=False
-        )
-    except (ValueError, KeyError, NotImplementedError, OSError, AssertionError):
-        reason = _diagnose(builder_name, data_dir)
+    with quiet_absl_warnings():
+        try:
+            return tfds.data_source(
+                builder_name, split=split, data_dir=data_dir, download=False, try_gcs=False
+            )
+        except (ValueError, KeyError, NotImplementedError, OSError, AssertionError):
+            reason = _diagnose(builder_name, data_dir)
     where = data_dir or default_data_dir()
     note = note.format(data_dir=where)
     message = (
         f"workload {workload}: tfds dataset {builder_name!r} (split {split!r}) under {where}: "
-        f"{reason}. Prepare it with `{build_command(builder_name, data_dir)}`"
+        f"{reason}. Prepare it with `{build_command(builder_name, data_dir)}` (this needs "
+        f"TensorFlow: pip install tensorflow)"
         f"{' (' + note + ')' if note else ''}, or pass --data-dir where it is prepared."
     )
     raise DatasetNotPreparedError(message) from None

@@ -11,6 +11,15 @@ arXiv 2205.01580) that AlgoPerf's imagenet_vit workload uses, sized by a `ViTCon
 
 ViT-S/16 (the AlgoPerf model): width 384, depth 12, 6 heads, MLP 1536, patch 16 (about 22M
 parameters at 1000 classes).
+
+AlgoPerf's held-out variants (algoperf/workloads/imagenet_vit/imagenet_jax/models.py, v0.5):
+- `glu`: the MLP multiplies its GELU output by a second dense layer of it,
+  h = GELU(x W1 + b1); MLP(x) = ((h W2 + b2) * h) W3 + b3, with W2 of `mlp_dim` x `mlp_dim`;
+- `post_ln`: LayerNorm after each residual sum, x = LN(x + Attention(x)), x = LN(x + MLP(x)),
+  and no final LayerNorm;
+- `map`: multi-head attention pooling (Lee et al. 2019, "Set Transformer", arXiv 1810.00825)
+  instead of average pooling: a learnt probe token attends over the patches (`num_heads`
+  heads), then p + MLP(LN(p)) with a plain GELU MLP of `mlp_dim`.
 """
 
 from __future__ import annotations
@@ -33,21 +42,30 @@ class ViTConfig:
     mlp_dim: int = 1536
     num_classes: int = 1000
     dropout: float = 0.0
+    glu: bool = False
+    post_ln: bool = False
+    map_head: bool = False
 
 
 VIT_S16 = ViTConfig()
 
 
+def tiny(config: ViTConfig) -> ViTConfig:
+    """A small network of the same kind (patches, variant flags, classes) for smoke runs."""
+    return dataclasses.replace(config, width=16, depth=1, num_heads=2, mlp_dim=32)
+
+
 def sincos_2d_position_embedding(height: int, width: int, dim: int, temperature: float = 10_000.0):
     """Fixed embeddings [height * width, dim]: sin and cos of x and of y at dim/4 frequencies.
 
-    Frequency k (k = 0 .. dim/4 - 1) is temperature^(-k / (dim/4)); the channels are, in order,
+    Frequency k (k = 0 .. q - 1, q = dim/4) is temperature^(-k / (q - 1)), from 1 down to
+    1/temperature (MoCo v3's and AlgoPerf's spacing); the channels are, in order,
     sin(x w_k), cos(x w_k), sin(y w_k), cos(y w_k), with x and y the patch column and row.
     """
     if dim % 4:
         raise ValueError(f"width {dim} must be a multiple of 4 for 2-D sine-cosine embeddings")
     quarter = dim // 4
-    omega = 1.0 / temperature ** (np.arange(quarter) / quarter)
+    omega = 1.0 / temperature ** (np.arange(quarter) / max(quarter - 1, 1))
     rows, cols = np.mgrid[:height, :width]
     x = cols.reshape(-1)[:, None] * omega[None, :]
     y = rows.reshape(-1)[:, None] * omega[None, :]
@@ -55,24 +73,61 @@ def sincos_2d_position_embedding(height: int, width: int, dim: int, temperature:
     return jnp.asarray(table, jnp.float32)
 
 
-class _EncoderBlock(nn.Module):
-    num_heads: int
+def _dense(features: int, name: str | None = None):
+    return nn.Dense(features, kernel_init=xavier, bias_init=nn.initializers.normal(1e-6), name=name)
+
+
+class _MLP(nn.Module):
     mlp_dim: int
+    glu: bool
     dropout: float
 
     @nn.compact
     def __call__(self, x, train: bool):
-        y = nn.LayerNorm()(x)
-        y = nn.MultiHeadDotProductAttention(
+        h = nn.gelu(_dense(self.mlp_dim)(x))
+        if self.glu:
+            h = h * _dense(self.mlp_dim)(h)
+        h = nn.Dropout(self.dropout, deterministic=not train)(h)
+        return _dense(x.shape[-1])(h)
+
+
+class _EncoderBlock(nn.Module):
+    num_heads: int
+    mlp_dim: int
+    dropout: float
+    glu: bool = False
+    post_ln: bool = False
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        attention = nn.MultiHeadDotProductAttention(
             num_heads=self.num_heads, kernel_init=xavier, deterministic=True
-        )(y, y)
-        x = x + nn.Dropout(self.dropout, deterministic=not train)(y)
+        )
+        mlp = _MLP(self.mlp_dim, self.glu, self.dropout)
+        dropout = nn.Dropout(self.dropout, deterministic=not train)
+        if self.post_ln:
+            x = nn.LayerNorm()(x + dropout(attention(x, x)))
+            return nn.LayerNorm()(x + dropout(mlp(x, train)))
         y = nn.LayerNorm()(x)
-        y = nn.gelu(nn.Dense(self.mlp_dim, kernel_init=xavier,
-                             bias_init=nn.initializers.normal(1e-6))(y))
-        y = nn.Dropout(self.dropout, deterministic=not train)(y)
-        y = nn.Dense(x.shape[-1], kernel_init=xavier, bias_init=nn.initializers.normal(1e-6))(y)
-        return x + nn.Dropout(self.dropout, deterministic=not train)(y)
+        x = x + dropout(attention(y, y))
+        return x + dropout(mlp(nn.LayerNorm()(x), train))
+
+
+class _AttentionPool(nn.Module):
+    """Multi-head attention pooling: one learnt probe token attends over all tokens."""
+
+    num_heads: int
+    mlp_dim: int
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        probe = self.param("probe", xavier, (1, 1, x.shape[-1]), x.dtype)
+        probe = jnp.tile(probe, (x.shape[0], 1, 1))
+        pooled = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, kernel_init=xavier)(
+            probe, x
+        )
+        pooled = pooled + _MLP(self.mlp_dim, False, 0.0)(nn.LayerNorm()(pooled), train)
+        return pooled[:, 0]
 
 
 class ViT(nn.Module):
@@ -88,8 +143,14 @@ class ViT(nn.Module):
         x = x + sincos_2d_position_embedding(rows, cols, channels)[None]
         x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
         for _ in range(cfg.depth):
-            x = _EncoderBlock(cfg.num_heads, cfg.mlp_dim, cfg.dropout)(x, train)
-        x = nn.LayerNorm(name="encoder_norm")(x)
-        x = jnp.mean(x, axis=1)
+            x = _EncoderBlock(cfg.num_heads, cfg.mlp_dim, cfg.dropout, cfg.glu, cfg.post_ln)(
+                x, train
+            )
+        if not cfg.post_ln:
+            x = nn.LayerNorm(name="encoder_norm")(x)
+        if cfg.map_head:
+            x = _AttentionPool(cfg.num_heads, cfg.mlp_dim)(x, train)
+        else:
+            x = jnp.mean(x, axis=1)
         x = nn.tanh(nn.Dense(cfg.width, name="pre_logits")(x))
         return nn.Dense(cfg.num_classes, kernel_init=nn.initializers.zeros, name="head")(x)

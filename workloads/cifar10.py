@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.workload import WorkloadSpec
 from workloads._image_classification import InMemoryImageWorkload
+from workloads import _resnet
 from workloads._resnet import RESNET18_CIFAR, ResNet, ResNetConfig
 
 MEAN = tuple(255 * m for m in (0.49139968, 0.48215827, 0.44653124))
@@ -65,6 +66,7 @@ def make_workload(
         input_shape=(32, 32, 3),
         num_classes=model_config.num_classes,
         eval_batch_size=eval_batch_size,
+        tiny_model=ResNet(_resnet.tiny(model_config)),
     )
 
 

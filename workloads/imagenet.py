@@ -22,6 +22,12 @@ run), and ViT-S/16 (`workloads._vit`, 22.1M parameters) without label smoothing.
 
 Targets, step hints and budgets are AlgoPerf's: validation accuracy 0.77431 (ResNet-50) and
 0.77309 (ViT), test accuracy 0.6560 and 0.6519. `imagenet` is another name for imagenet_resnet.
+
+Held-out variants (AlgoPerf v0.5), each with its own targets: imagenet_resnet_silu and
+imagenet_resnet_gelu (another activation; batch size 512 as in AlgoPerf's baseline),
+imagenet_resnet_large_bn_init (residual branches' last batch-norm scale starts at 8), and
+imagenet_vit_glu, imagenet_vit_post_ln, imagenet_vit_map (see `workloads._vit`).
+`fake(model_size)` streams random images of ImageNet's sizes through the same preprocessing.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import flax.linen as nn
 import numpy as np
 
 from bench.workload import Batch, WorkloadSpec
-from workloads import _image_ops, _pipeline, _tfds
+from workloads import _image_ops, _pipeline, _resnet, _synthetic, _tfds, _vit
 from workloads._image_classification import ImageClassificationWorkload
 from workloads._resnet import RESNET50, ResNet, ResNetConfig
 from workloads._vit import VIT_S16, ViT, ViTConfig
@@ -47,8 +53,7 @@ TRAIN_BUILDER = "imagenet2012"
 TEST_BUILDER = "imagenet_v2/matched-frequency"
 MANUAL_DOWNLOAD_NOTE = (
     "ImageNet cannot be downloaded automatically: put ILSVRC2012_img_train.tar and "
-    "ILSVRC2012_img_val.tar from https://image-net.org into {data_dir}/downloads/manual first; "
-    "building needs TensorFlow, reading does not"
+    "ILSVRC2012_img_val.tar from https://image-net.org into {data_dir}/downloads/manual first"
 )
 
 
@@ -69,6 +74,18 @@ RESNET_DATA = ImagenetDataConfig()
 VIT_DATA = ImagenetDataConfig(randaugment_layers=2, mixup_alpha=0.2, eval_batch_size=2048)
 
 
+def train_image(example, rng: np.random.Generator, data: ImagenetDataConfig) -> np.ndarray:
+    """One training image (uint8 [size, size, 3]): random crop and flip, RandAugment if set."""
+    image = _image_ops.train_crop(
+        _image_ops.as_rgb_image(example["image"]), data.image_size, rng, data.crop_fraction
+    )
+    if data.randaugment_layers:
+        image = _image_ops.randaugment(
+            image, rng, data.randaugment_layers, data.randaugment_magnitude
+        )
+    return np.asarray(image)
+
+
 class ImagenetWorkload(ImageClassificationWorkload):
     """ImageNet classification streamed from ArrayRecord files; the model varies."""
 
@@ -80,6 +97,7 @@ class ImagenetWorkload(ImageClassificationWorkload):
         num_classes: int = NUM_CLASSES,
         data: ImagenetDataConfig = RESNET_DATA,
         label_smoothing: float = 0.0,
+        tiny_model: nn.Module | None = None,
     ):
         super().__init__(
             spec,
@@ -88,23 +106,40 @@ class ImagenetWorkload(ImageClassificationWorkload):
             num_classes=num_classes,
             label_smoothing=label_smoothing,
             eval_batch_size=data.eval_batch_size,
+            tiny_model=tiny_model,
         )
         self.data = data
         self._sources: dict | None = None
         self._loaded_from: str | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.open_split = _tfds.open_split  # a `_synthetic.SyntheticDataset` in a fake copy
+
+    def fake(self, model_size: str = "tiny") -> ImagenetWorkload:
+        """This workload on random images of ImageNet's sizes, through the real preprocessing."""
+        batch_size = _synthetic.fake_batch_size(self.spec, model_size)
+        return _synthetic.synthetic_copy(
+            self, model_size,
+            model=self.fake_model(model_size),
+            data=dataclasses.replace(self.data, eval_batch_size=batch_size),
+            eval_batch_size=batch_size,
+            open_split=_synthetic.SyntheticDataset(
+                _synthetic.split_sizes(batch_size),
+                _synthetic.imagenet_like_images(self.num_classes),
+            ),
+            _sources=None, _loaded_from=None, _pool=None,
+        )
 
     def load(self, data_dir: str | None = None) -> None:
         if self._sources is not None and self._loaded_from == data_dir:
             return
         opened = {
-            split: _tfds.open_split(
+            split: self.open_split(
                 TRAIN_BUILDER, split, data_dir=data_dir, workload=self.name,
                 note=MANUAL_DOWNLOAD_NOTE,
             )
             for split in ("train", "validation")
         }
-        opened["test"] = _tfds.open_split(
+        opened["test"] = self.open_split(
             TEST_BUILDER, "test", data_dir=data_dir, workload=self.name
         )
         self._sources, self._loaded_from = opened, data_dir
@@ -127,15 +162,7 @@ class ImagenetWorkload(ImageClassificationWorkload):
     # ------------------------------------------------------------------- preprocessing
 
     def _train_image(self, example, rng: np.random.Generator) -> np.ndarray:
-        cfg = self.data
-        image = _image_ops.train_crop(
-            _image_ops.as_rgb_image(example["image"]), cfg.image_size, rng, cfg.crop_fraction
-        )
-        if cfg.randaugment_layers:
-            image = _image_ops.randaugment(
-                image, rng, cfg.randaugment_layers, cfg.randaugment_magnitude
-            )
-        return np.asarray(image)
+        return train_image(example, rng, self.data)
 
     def _eval_image(self, example) -> np.ndarray:
         image = _image_ops.as_rgb_image(example["image"])
@@ -202,7 +229,7 @@ def resnet_workload(
 ) -> ImagenetWorkload:
     return ImagenetWorkload(
         spec, ResNet(model_config), num_classes=model_config.num_classes, data=data,
-        label_smoothing=label_smoothing,
+        label_smoothing=label_smoothing, tiny_model=ResNet(_resnet.tiny(model_config)),
     )
 
 
@@ -214,7 +241,7 @@ def vit_workload(
 ) -> ImagenetWorkload:
     return ImagenetWorkload(
         spec, ViT(model_config), num_classes=model_config.num_classes, data=data,
-        label_smoothing=label_smoothing,
+        label_smoothing=label_smoothing, tiny_model=ViT(_vit.tiny(model_config)),
     )
 
 
@@ -262,6 +289,59 @@ IMAGENET_VIT_SPEC = dataclasses.replace(
 IMAGENET_RESNET = resnet_workload(IMAGENET_RESNET_SPEC)
 IMAGENET_VIT = vit_workload(IMAGENET_VIT_SPEC)
 
-WORKLOADS = [IMAGENET_RESNET, IMAGENET_VIT]
+
+def variant_spec(base: WorkloadSpec, name: str, validation: float, test: float, model: str,
+                 **changes) -> WorkloadSpec:
+    """A held-out variant of `base`: its own targets (AlgoPerf v0.5's), the base's rules."""
+    return dataclasses.replace(
+        base, name=name, validation_target=validation, test_target=test, model=model,
+        variant_of=base.name, description=f"{base.name}'s held-out variant {name} (AlgoPerf v0.5)",
+        calibration=(
+            f"Targets are AlgoPerf v0.5's for {name} (validation accuracy {validation}, test "
+            f"{test}; algoperf/workloads/{base.name}/imagenet_jax/workload.py); step hint and "
+            f"budget are {base.name}'s"
+            + (f"; batch size {changes['batch_size']} is that of AlgoPerf's NadamW baseline"
+               if "batch_size" in changes else "")
+            + "."
+        ),
+        **changes,
+    )
+
+
+# AlgoPerf's baseline trains the SiLU and GELU ResNets at batch size 512.
+IMAGENET_RESNET_SILU = resnet_workload(
+    variant_spec(IMAGENET_RESNET_SPEC, "imagenet_resnet_silu", 0.75445, 0.6323,
+                 "ResNet-50, SiLU", batch_size=512),
+    dataclasses.replace(RESNET50, activation="silu"),
+)
+IMAGENET_RESNET_GELU = resnet_workload(
+    variant_spec(IMAGENET_RESNET_SPEC, "imagenet_resnet_gelu", 0.76765, 0.6519,
+                 "ResNet-50, GELU", batch_size=512),
+    dataclasses.replace(RESNET50, activation="gelu"),
+)
+IMAGENET_RESNET_LARGE_BN_INIT = resnet_workload(
+    variant_spec(IMAGENET_RESNET_SPEC, "imagenet_resnet_large_bn_init", 0.76526, 0.6423,
+                 "ResNet-50, last batch-norm scales start at 8"),
+    dataclasses.replace(RESNET50, last_bn_scale=8.0),
+)
+IMAGENET_VIT_GLU = vit_workload(
+    variant_spec(IMAGENET_VIT_SPEC, "imagenet_vit_glu", 0.75738, 0.6359, "ViT-S/16, GLU MLP"),
+    dataclasses.replace(VIT_S16, glu=True),
+)
+IMAGENET_VIT_POST_LN = vit_workload(
+    variant_spec(IMAGENET_VIT_SPEC, "imagenet_vit_post_ln", 0.75312, 0.6286,
+                 "ViT-S/16, post-LayerNorm"),
+    dataclasses.replace(VIT_S16, post_ln=True),
+)
+IMAGENET_VIT_MAP = vit_workload(
+    variant_spec(IMAGENET_VIT_SPEC, "imagenet_vit_map", 0.77113, 0.6523,
+                 "ViT-S/16, attention-pooling head"),
+    dataclasses.replace(VIT_S16, map_head=True),
+)
+
+WORKLOADS = [
+    IMAGENET_RESNET, IMAGENET_VIT, IMAGENET_RESNET_SILU, IMAGENET_RESNET_GELU,
+    IMAGENET_RESNET_LARGE_BN_INIT, IMAGENET_VIT_GLU, IMAGENET_VIT_POST_LN, IMAGENET_VIT_MAP,
+]
 # `imagenet` is another name for imagenet_resnet: the same workload, recorded and scored once.
 ALIASES = {"imagenet": "imagenet_resnet"}

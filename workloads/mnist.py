@@ -69,6 +69,7 @@ def make_workload(
         input_shape=(28, 28, 1),
         num_classes=model_config.num_classes,
         eval_batch_size=eval_batch_size,
+        tiny_model=SmallCNN(dataclasses.replace(model_config, channels=(4,), dense=8)),
     )
 
 

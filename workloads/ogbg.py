@@ -19,11 +19,16 @@ sizes) hold fewer than G graphs.
 
 Model (sized by `GNNConfig`): a graph network (Battaglia et al. 2018, "Relational inductive
 biases, deep learning, and graph networks", arXiv 1806.01261) as in AlgoPerf: linear embeddings
-of node and edge features to `latent_dim`, then `num_message_passing_steps` full blocks, each
+of node and edge features to `latent_dim`, graph globals starting as 128 zeros (AlgoPerf's
+width, that of the output), then `num_message_passing_steps` full blocks, each
 updating edges from [edge, sender node, receiver node, graph globals], nodes from [node, sum of
 outgoing edges, sum of incoming edges, globals] and globals from [sum of nodes, sum of edges,
-globals], every update an MLP of `hidden_dims` (dense, LayerNorm, ReLU, dropout); a linear
+globals], every update an MLP of `hidden_dims` (dense, LayerNorm, activation, dropout); a linear
 decoder of the globals gives 128 logits. Sums over graphs are `jax.ops.segment_sum`.
+
+Held-out variants (AlgoPerf v0.5, algoperf/workloads/ogbg/ogbg_jax/workload.py): `ogbg_gelu`
+and `ogbg_silu` change the activation from ReLU; `ogbg_model_size` has latent dimension 128,
+hidden dimensions (256, 256) and 3 message-passing steps. Each has its own targets.
 
 Loss: sigmoid cross-entropy averaged over the present labels. Metric: mean average precision
 over the tasks that have both a positive and a negative label in the split (OGB's definition),
@@ -44,7 +49,7 @@ import numpy as np
 import optax
 
 from bench.workload import Batch, Workload, WorkloadSpec
-from workloads import _pipeline, _tfds
+from workloads import _pipeline, _synthetic, _tfds
 from workloads._image_classification import count_parameters
 
 BUILDER = "ogbg_molpcba"
@@ -61,6 +66,16 @@ class GNNConfig:
     num_message_passing_steps: int = 5
     dropout: float = 0.1
     num_outputs: int = NUM_TASKS
+    activation: str = "relu"  # relu, gelu or silu
+
+
+ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
+
+
+def tiny(config: GNNConfig) -> GNNConfig:
+    """A small network of the same kind (activation, outputs) for smoke runs."""
+    hidden = (8,) * len(config.hidden_dims)
+    return dataclasses.replace(config, latent_dim=8, hidden_dims=hidden, num_message_passing_steps=1)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -223,6 +238,25 @@ def packed_index_batches(
         yield np.asarray(batch)
 
 
+def synthetic_molecule(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A random graph with ogbg_molpcba's features and about its sizes (26 atoms and 28 bonds
+    on average): integer-valued node and edge features, 128 labels of which about 70% are
+    missing (NaN) and the rest rarely positive (2%; molpcba's assays have few hits), so that
+    random scores stay far below the target."""
+    nodes = 1 + int(rng.poisson(25))
+    edges = int(rng.poisson(1.08 * nodes))
+    labels = (rng.random(NUM_TASKS) < 0.02).astype(np.float32)
+    labels[rng.random(NUM_TASKS) < 0.7] = np.nan
+    return {
+        "node_feat": rng.integers(0, 5, (nodes, NODE_FEATURES)).astype(np.float32),
+        "edge_feat": rng.integers(0, 3, (edges, EDGE_FEATURES)).astype(np.float32),
+        "edge_index": rng.integers(0, nodes, (edges, 2)),
+        "labels": labels,
+        "num_nodes": np.array([nodes]),
+        "num_edges": np.array([edges]),
+    }
+
+
 def _endless_shuffled_order(num_graphs: int, seed: int) -> Iterator[int]:
     rng = np.random.default_rng(seed)
     while True:
@@ -235,12 +269,13 @@ def _endless_shuffled_order(num_graphs: int, seed: int) -> Iterator[int]:
 class _MLP(nn.Module):
     hidden_dims: tuple[int, ...]
     dropout: float
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, x, train: bool):
         for dim in self.hidden_dims:
             x = nn.Dense(dim)(x)
-            x = nn.relu(nn.LayerNorm()(x))
+            x = ACTIVATIONS[self.activation](nn.LayerNorm()(x))
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return x
 
@@ -257,17 +292,18 @@ class GraphNetwork(nn.Module):
         edge_graph = node_graph[senders]
         nodes = nn.Dense(cfg.latent_dim, name="node_embedding")(batch["node_features"])
         edges = nn.Dense(cfg.latent_dim, name="edge_embedding")(batch["edge_features"])
-        globals_ = jnp.zeros((num_graphs, cfg.latent_dim), nodes.dtype)
+        globals_ = jnp.zeros((num_graphs, cfg.num_outputs), nodes.dtype)
         segment_sum = jax.ops.segment_sum
+        mlp = functools.partial(_MLP, cfg.hidden_dims, cfg.dropout, cfg.activation)
         for _ in range(cfg.num_message_passing_steps):
             edge_inputs = [edges, nodes[senders], nodes[receivers], globals_[edge_graph]]
-            edges = _MLP(cfg.hidden_dims, cfg.dropout)(jnp.concatenate(edge_inputs, -1), train)
+            edges = mlp()(jnp.concatenate(edge_inputs, -1), train)
             outgoing = segment_sum(edges, senders, num_nodes)
             incoming = segment_sum(edges, receivers, num_nodes)
-            nodes = _MLP(cfg.hidden_dims, cfg.dropout)(
+            nodes = mlp()(
                 jnp.concatenate([nodes, outgoing, incoming, globals_[node_graph]], -1), train
             )
-            globals_ = _MLP(cfg.hidden_dims, cfg.dropout)(
+            globals_ = mlp()(
                 jnp.concatenate(
                     [
                         segment_sum(nodes, node_graph, num_graphs),
@@ -330,12 +366,29 @@ class OgbgWorkload(Workload):
         self.eval_batch_size = eval_batch_size
         self._graphs: dict[str, Graphs] | None = None
         self._loaded_from: str | None = None
+        self.open_split = _tfds.open_split  # a `_synthetic.SyntheticDataset` in a fake copy
+
+    def fake(self, model_size: str = "tiny") -> OgbgWorkload:
+        """This workload on random molecule-sized graphs (see `synthetic_molecule`)."""
+        batch_size = _synthetic.fake_batch_size(self.spec, model_size)
+        config = self.model_config if model_size == "full" else tiny(self.model_config)
+        # Evaluation splits of 64 batches: on a few graphs the average precision of random
+        # scores is large (one positive ranked at random scores ~0.5), and the copy's target
+        # must stay out of reach.
+        sizes = {**_synthetic.split_sizes(batch_size), "validation": 64 * batch_size,
+                 "test": 64 * batch_size}
+        return _synthetic.synthetic_copy(
+            self, model_size,
+            model_config=config, model=GraphNetwork(config), eval_batch_size=16 * batch_size,
+            open_split=_synthetic.SyntheticDataset(sizes, synthetic_molecule),
+            _graphs=None, _loaded_from=None,
+        )
 
     def load(self, data_dir: str | None = None) -> None:
         if self._graphs is not None and self._loaded_from == data_dir:
             return
         sources = {
-            split: _tfds.open_split(BUILDER, tfds_split, data_dir=data_dir, workload=self.name)
+            split: self.open_split(BUILDER, tfds_split, data_dir=data_dir, workload=self.name)
             for split, tfds_split in SPLITS.items()
         }
         self._graphs = {
@@ -463,4 +516,32 @@ OGBG_SPEC = WorkloadSpec(
 
 OGBG = OgbgWorkload(OGBG_SPEC)
 
-WORKLOADS = [OGBG]
+
+def variant_spec(name: str, validation: float, test: float, model: str) -> WorkloadSpec:
+    """A held-out variant of ogbg: its own targets, the base's rules."""
+    return dataclasses.replace(
+        OGBG_SPEC, name=name, validation_target=validation, test_target=test, model=model,
+        variant_of="ogbg", description=f"ogbg's held-out variant {name} (AlgoPerf v0.5)",
+        calibration=(
+            f"Targets are AlgoPerf v0.5's for {name} (validation mean average precision "
+            f"{validation}, test {test}; algoperf/workloads/ogbg/ogbg_jax/workload.py); "
+            "step hint, budget and batch size are ogbg's."
+        ),
+    )
+
+
+OGBG_GELU = OgbgWorkload(
+    variant_spec("ogbg_gelu", 0.27771, 0.262926, "graph network, GELU"),
+    GNNConfig(activation="gelu"),
+)
+OGBG_SILU = OgbgWorkload(
+    variant_spec("ogbg_silu", 0.282178, 0.272144, "graph network, SiLU"),
+    GNNConfig(activation="silu"),
+)
+OGBG_MODEL_SIZE = OgbgWorkload(
+    variant_spec("ogbg_model_size", 0.269446, 0.253051,
+                 "graph network, 3 steps, latent 128, hidden (256, 256)"),
+    GNNConfig(latent_dim=128, hidden_dims=(256, 256), num_message_passing_steps=3),
+)
+
+WORKLOADS = [OGBG, OGBG_GELU, OGBG_SILU, OGBG_MODEL_SIZE]

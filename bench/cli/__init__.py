@@ -1,9 +1,10 @@
 """The `bench` command line: a thin Click layer over the Python API.
 
 Every command parses its options, calls the API and displays the result with Rich. One module
-per concern: `run` and `study` train, `records` scores and compares, `review` checks contributed
-submissions, `listing` lists, `science` holds the schedule-science and calibration commands,
-`display` draws, and `errors` turns errors a user can fix into one line with exit status 2.
+per concern: `run` and `study` train, `prepare` turns raw data into a workload's files,
+`records` scores and compares, `review` checks contributed submissions, `listing` lists,
+`science` holds the schedule-science and calibration commands, `display` draws, and `errors`
+turns errors a user can fix into one line with exit status 2.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import click
 
 from bench import environment
-from bench.cli import completion, data, listing, records, review, run, science, study
+from bench.cli import completion, data, listing, prepare, records, review, run, science, study
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,6 +42,6 @@ def main(coordinator, num_processes, process_id):
 for _command in (
     run.run, study.study, records.score, records.compare, review.check, review.ci,
     records.import_algoperf, listing.list_, science.refine, science.sensitivity, science.predict,
-    science.calibrate, data.export, data.report, completion.completion,
+    science.calibrate, data.export, data.report, completion.completion, prepare.prepare,
 ):
     main.add_command(_command)

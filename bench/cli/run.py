@@ -7,6 +7,7 @@ import click
 from bench import api, registry, results
 from bench.cli.display import RunDisplay, console, print_run_summary
 from bench.cli.errors import user_errors
+from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
 from bench.cli.output import print_json
 from bench.protocol import ProtocolSettings
 from bench.submission import load_hparams_file, parse_hparam_assignment
@@ -58,8 +59,9 @@ class TrialNumber(click.ParamType):
               help="Trial number in the record layout; auto: the next free one of the study "
                    "(to try other hyperparameters without picking a number).")
 @click.option(
-    "--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
-    type=click.Path(file_okay=False), help="Where trial records are written.",
+    "--results-dir", type=click.Path(file_okay=False),
+    help=f"Where trial records are written (default: {api.DEFAULT_RESULTS_DIR}; "
+         "results-fake with --fake-data).",
 )
 @click.option(
     "--max-runtime", type=click.FloatRange(min=0, min_open=True),
@@ -79,9 +81,11 @@ class TrialNumber(click.ParamType):
               help="Wall-clock seconds between checkpoints of the running trial (for resuming).")
 @click.option("--json", "as_json", is_flag=True,
               help="No progress bar; print the record's path and the record as JSON.")
+@fake_data_options
 @user_errors
 def run(workload, submission, hparams_file, assignments, seed, study, trial, results_dir,
-        max_runtime, eval_period, max_steps, data_dir, force, checkpoint_every, as_json):
+        max_runtime, eval_period, max_steps, data_dir, force, checkpoint_every, as_json,
+        fake_data, model_size):
     """Run one trial: train SUBMISSION on WORKLOAD until the target or the budget.
 
     The record goes to RESULTS_DIR/single/<submission>/<workload>/study_<k>/trial_<n>.json.
@@ -89,7 +93,8 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     """
     overrides = hparam_overrides(hparams_file, assignments)
     settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period, max_steps=max_steps)
-    workload = registry.get_workload(workload)
+    (workload,) = with_fake_data([registry.get_workload(workload)], fake_data, model_size, data_dir)
+    results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
     if trial == "auto":
         submission = registry.get_submission(submission)
         trial = results.next_trial(results_dir, "single", submission.name, workload.name, study)

@@ -10,6 +10,7 @@ import click
 from bench import api, cluster, registry, tuning
 from bench.cli.display import StudyDisplay, console
 from bench.cli.errors import UserError, user_errors
+from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
 from bench.protocol import ProtocolSettings
 
 
@@ -27,8 +28,9 @@ from bench.protocol import ProtocolSettings
               show_default=True, help="Independent studies (their median is the workload time).")
 @click.option("--trials", type=click.IntRange(min=1),
               help="Trials per study (default 5 for external tuning; always 1 for self-tuning).")
-@click.option("--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
-              type=click.Path(file_okay=False))
+@click.option("--results-dir", type=click.Path(file_okay=False),
+              help=f"Where trial records are written (default: {api.DEFAULT_RESULTS_DIR}; "
+                   "results-fake with --fake-data).")
 @click.option("--max-runtime", type=click.FloatRange(min=0, min_open=True),
               help="Budget per trial in seconds of submission time (default: the workload's, "
                    "times 3 for self-tuning).")
@@ -62,10 +64,12 @@ from bench.protocol import ProtocolSettings
 @click.option("--sbatch-flag", "sbatch_flags", multiple=True, metavar="--NAME[=VALUE]",
               help="Further sbatch flag for every job, e.g. --sbatch-flag=--constraint=a100 "
                    "(repeatable).")
+@fake_data_options
 @user_errors
 def study(submission, workload_names, tier, ruleset, studies, trials, results_dir, max_runtime,
           max_steps, data_dir, isolate, jobs, trial_timeout, checkpoint_every, backend,
-          slurm_partition, gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags):
+          slurm_partition, gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags,
+          fake_data, model_size):
     """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
 
     Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
@@ -76,6 +80,8 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
         workloads = [registry.get_workload(name) for name in workload_names]
     else:
         workloads = [w for w in registry.all_workloads().values() if w.spec.tier == tier]
+    workloads = with_fake_data(workloads, fake_data, model_size, data_dir)
+    results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
     plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials)
     console.print(
         f"[bold]{submission_obj.name}[/]: {ruleset} tuning, {studies} studies x "

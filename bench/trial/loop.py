@@ -594,7 +594,8 @@ class TrainingLoop:
             loss = self.curve.loss[self.bad_step - self.curve.step[0]]
             self.stop(Outcome.DIVERGED, f"training loss became {loss} at step {self.bad_step}")
             return True
-        out_of_budget = clock.elapsed >= settings.max_runtime or (
+        out_of_time = clock.elapsed >= settings.max_runtime
+        out_of_budget = out_of_time or (
             settings.max_steps is not None and self.step >= settings.max_steps)
         if not (self.eval_due() or out_of_budget):
             return False
@@ -605,7 +606,9 @@ class TrainingLoop:
             return True
         if out_of_budget:
             self.stop(Outcome.BUDGET, f"target not reached within {clock.elapsed:.1f}s of "
-                                      f"submission time ({self.step} steps)")
+                                      f"submission time ({self.step} steps)" if out_of_time else
+                      f"max_steps: target not reached within the step limit of {self.step} "
+                      f"steps ({clock.elapsed:.1f}s of submission time, before the time budget)")
         return out_of_budget
 
     def stop(self, outcome: Outcome, message: str = "") -> None:
