@@ -1,0 +1,67 @@
+"""Ragged arrays on disk: sequences of different lengths as one flat array and their offsets.
+
+Sequence i is `values[offsets[i]:offsets[i + 1]]`. Saved as two .npy files `PREFIX.values.npy`
+and `PREFIX.offsets.npy`; loading memory-maps the values, so a split larger than memory (the
+LibriSpeech training audio, about 100 GB as int16) is read on demand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Ragged:
+    values: np.ndarray
+    offsets: np.ndarray  # [len + 1] int64, offsets[0] == 0
+
+    @classmethod
+    def from_sequences(cls, sequences: Sequence[np.ndarray], dtype) -> Ragged:
+        lengths = [len(sequence) for sequence in sequences]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = (
+            np.concatenate([np.asarray(s, dtype) for s in sequences])
+            if sequences else np.zeros(0, dtype)
+        )
+        return cls(values, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.values[self.offsets[index]:self.offsets[index + 1]]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def save(self, prefix: str) -> None:
+        """Write both files (each through a temporary name, so a crash leaves no half file)."""
+        for suffix, array in (("values", self.values), ("offsets", self.offsets)):
+            path = f"{prefix}.{suffix}.npy"
+            partial = f"{prefix}.{suffix}.{os.getpid()}.tmp.npy"
+            np.save(partial, array)
+            os.replace(partial, path)
+
+    @classmethod
+    def load(cls, prefix: str) -> Ragged:
+        return cls(
+            np.load(f"{prefix}.values.npy", mmap_mode="r"), np.load(f"{prefix}.offsets.npy")
+        )
+
+    @staticmethod
+    def exists(prefix: str) -> bool:
+        return all(os.path.exists(f"{prefix}.{suffix}.npy") for suffix in ("values", "offsets"))
+
+
+def pad_rows(rows: Sequence[np.ndarray], length: int, dtype, fill=0) -> np.ndarray:
+    """[len(rows), length] array of the rows, each cut to `length` and padded with `fill`."""
+    out = np.full((len(rows), length), fill, dtype)
+    for i, row in enumerate(rows):
+        row = row[:length]
+        out[i, : len(row)] = row
+    return out
