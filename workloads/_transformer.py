@@ -111,7 +111,7 @@ class Attention(nn.Module):
             deterministic=not train,
             decode=self.decode,
         )
-        out = attention(cfg.attention_temp * queries, keys, keys, mask=mask)
+        out = attention(cfg.attention_temp * queries, keys, mask=mask)
         return nn.Dropout(cfg.dropout, deterministic=not train)(out)
 
 
