@@ -41,11 +41,15 @@ class Ragged:
 
     def save(self, prefix: str) -> None:
         """Write both files (each through a temporary name, so a crash leaves no half file)."""
-        for suffix, array in (("values", self.values), ("offsets", self.offsets)):
-            path = f"{prefix}.{suffix}.npy"
-            partial = f"{prefix}.{suffix}.{os.getpid()}.tmp.npy"
-            np.save(partial, array)
-            os.replace(partial, path)
+        path, partial = f"{prefix}.values.npy", f"{prefix}.values.{os.getpid()}.tmp.npy"
+        np.save(partial, self.values)
+        os.replace(partial, path)
+        self.save_offsets(prefix)
+
+    def save_offsets(self, prefix: str) -> None:
+        path, partial = f"{prefix}.offsets.npy", f"{prefix}.offsets.{os.getpid()}.tmp.npy"
+        np.save(partial, self.offsets)
+        os.replace(partial, path)
 
     @classmethod
     def load(cls, prefix: str) -> Ragged:
@@ -65,3 +69,25 @@ def pad_rows(rows: Sequence[np.ndarray], length: int, dtype, fill=0) -> np.ndarr
         row = row[:length]
         out[i, : len(row)] = row
     return out
+
+
+def write_streaming(prefix: str, lengths: Sequence[int], dtype, sequences) -> None:
+    """Save a ragged array too large for memory: `sequences` yields its rows in order.
+
+    The values file is allocated at its final size (from `lengths`) and filled row by row.
+    """
+    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, np.int64))]).astype(np.int64)
+    partial = f"{prefix}.values.{os.getpid()}.tmp.npy"
+    values = np.lib.format.open_memmap(partial, mode="w+", dtype=dtype, shape=(int(offsets[-1]),))
+    count = 0
+    for row, start, end in zip(sequences, offsets[:-1], offsets[1:]):
+        if len(row) != end - start:
+            raise ValueError(f"row {count} has {len(row)} values, expected {end - start}")
+        values[start:end] = row
+        count += 1
+    if count != len(lengths):
+        raise ValueError(f"got {count} rows, expected {len(lengths)}")
+    values.flush()
+    del values
+    os.replace(partial, f"{prefix}.values.npy")
+    Ragged(np.zeros(0, dtype), offsets).save_offsets(prefix)
