@@ -3,6 +3,8 @@ end and SpecAugment, parameter counts, prepare on tiny flac files, short trials 
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -243,11 +245,22 @@ def test_missing_data_names_the_prepare_command(tmp_path):
 
 def test_fake_full_keeps_true_shapes():
     fake = librispeech.DEEPSPEECH_TANH.fake("full")
-    assert fake.model_config == librispeech.DEEPSPEECH_TANH.model_config
-    assert fake.spec == librispeech.DEEPSPEECH_TANH.spec
+    original = librispeech.DEEPSPEECH_TANH
+    assert fake.model_config == original.model_config
+    assert fake.spec == dataclasses.replace(original.spec, dataset=fake.spec.dataset)
+    assert fake.spec.dataset.startswith("synthetic") and fake.fake_of == (original, "full")
     batch = next(iter(fake.train_batches(fake.spec.batch_size, seed=0)))
     assert batch["audio"].shape == (256, 320_000) and batch["targets"].shape == (256, 256)
     assert batch["audio_lengths"].max() <= 320_000
+
+
+def test_fake_tiny_keeps_the_variant_and_shrinks_the_model():
+    fake = librispeech.CONFORMER_GELU.fake("tiny")
+    assert fake.spec.model.startswith("tiny") and fake.spec.batch_size == 4
+    assert fake.spec.validation_target == librispeech.CONFORMER_GELU.spec.validation_target
+    assert fake.model_config.activation == "gelu" and fake.model_config.num_layers == 1
+    with pytest.raises(ValueError, match="model size"):
+        librispeech.CONFORMER.fake("small")
 
 
 @pytest.mark.parametrize("name", ["librispeech_conformer", "librispeech_deepspeech"])

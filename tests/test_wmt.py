@@ -3,8 +3,8 @@ prepare on tiny text files, and a short trial on fake data."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 
 import jax
 import jax.numpy as jnp
@@ -219,9 +219,22 @@ def test_ragged_round_trip(tmp_path):
 def test_fake_full_keeps_the_real_model_and_batch_size():
     fake = wmt.WMT_GLU_TANH.fake("full")
     assert fake.model_config == wmt.WMT_GLU_TANH.model_config
-    assert fake.spec == wmt.WMT_GLU_TANH.spec
+    assert fake.spec == dataclasses.replace(wmt.WMT_GLU_TANH.spec, dataset=fake.spec.dataset)
+    assert fake.spec.dataset.startswith("synthetic") and fake.fake_of == (wmt.WMT_GLU_TANH, "full")
     batch = next(iter(fake.train_batches(fake.spec.batch_size, seed=0)))
     assert batch["inputs"].shape == (128, 256) and batch["targets"].dtype == np.int32
+
+
+def test_fake_tiny_keeps_the_rules_and_shrinks_model_and_batch():
+    fake = wmt.WMT_POST_LN.fake("tiny")
+    spec = wmt.WMT_POST_LN.spec
+    assert (fake.spec.name, fake.spec.validation_target, fake.spec.step_hint, fake.spec.variant_of) == (
+        spec.name, spec.validation_target, spec.step_hint, spec.variant_of)
+    assert fake.spec.model.startswith("tiny") and fake.spec.batch_size == 4
+    assert fake.model_config.pre_ln is False and fake.model_config.num_layers == 1
+    assert fake.num_parameters() < 10_000
+    with pytest.raises(ValueError, match="model size"):
+        wmt.WMT.fake("huge")
 
 
 def test_short_trial_on_tiny_fake_data():

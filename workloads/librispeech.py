@@ -52,7 +52,7 @@ import numpy as np
 import optax
 
 from bench.workload import Batch, Workload, WorkloadSpec
-from workloads import _pipeline, _sentencepiece, _tfds
+from workloads import _fake, _pipeline, _sentencepiece, _tfds
 from workloads._conformer import Conformer, ConformerConfig
 from workloads._deepspeech import DeepSpeech, DeepSpeechConfig
 from workloads._image_classification import count_parameters
@@ -387,36 +387,37 @@ class LibriSpeechWorkload(Workload):
     # ---- fake data
 
     def fake(self, model_size: str = "tiny") -> LibriSpeechWorkload:
-        """This workload on random audio and token ids (`fake_data`); see `Workload.fake`."""
+        """This workload on random audio and token ids (`fake_data`); see `Workload.fake`.
+
+        "tiny": one block (or LSTM and feed-forward layer) of width 16, vocabulary 32, one
+        second of audio, at most 8 target tokens, batches of 4.
+        """
+        spec = _fake.fake_spec(self.spec, model_size, tiny_batch_size=4)
         if model_size == "full":
-            config, spec = self.model_config, self.spec
-            eval_batch, max_audio, max_target = self.eval_batch_size, self.max_audio, self.max_target
+            config, eval_batch = self.model_config, self.eval_batch_size
+            max_audio, max_target, longest_target = self.max_audio, self.max_target, 100
             sizes = {"train": 2 * spec.batch_size, "validation": eval_batch, "test": eval_batch}
-            longest_target = 100
-        elif model_size == "tiny":
-            config = dataclasses.replace(self.model_config, **TINY_MODELS[type(self.model_config)])
-            spec = dataclasses.replace(self.spec, batch_size=4)
-            eval_batch, max_audio, max_target = 4, 16_000, 8
-            sizes = {"train": 32, "validation": 4, "test": 4}
-            longest_target = 5
         else:
-            raise ValueError(f"model_size must be 'tiny' or 'full', not {model_size!r}")
+            config = dataclasses.replace(self.model_config, **TINY_MODELS[type(self.model_config)])
+            eval_batch, max_audio, max_target, longest_target = 4, 16_000, 8, 5
+            sizes = {"train": 32, "validation": 4, "test": 4}
         data = fake_data(sizes, config.vocab_size, max_audio, longest_target, seed=0)
-        return LibriSpeechWorkload(
+        copy = LibriSpeechWorkload(
             spec, config, eval_batch_size=eval_batch, max_audio=max_audio,
             max_target=max_target, data=data,
         )
+        return _fake.mark_fake(copy, self, model_size)
 
 
 def fake_data(
     sizes: dict[str, int], vocab_size: int, max_audio: int, longest_target: int, seed: int
 ) -> SpeechData:
-    """Noise of max_audio/2..max_audio samples; 1..longest_target ids in [3, vocab), then EOS."""
+    """Uniform noise (+-3000) of max_audio/2..max_audio samples; 1..longest_target ids in [3, vocab), then EOS."""
     rng = np.random.default_rng(seed)
 
     def utterances(count):
         audio = [
-            (rng.standard_normal(n) * 3000).astype(np.int16)
+            rng.integers(-3000, 3000, n, dtype=np.int16)
             for n in rng.integers(max_audio // 2, max_audio + 1, count)
         ]
         targets = [

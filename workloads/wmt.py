@@ -56,7 +56,7 @@ import numpy as np
 import optax
 
 from bench.workload import Batch, Workload, WorkloadSpec
-from workloads import _pipeline, _sentencepiece, _tfds
+from workloads import _fake, _pipeline, _sentencepiece, _tfds
 from workloads._image_classification import count_parameters
 from workloads._ragged import Ragged, pad_rows
 from workloads._transformer import Transformer, TransformerConfig, greedy_decode
@@ -371,23 +371,25 @@ class WmtWorkload(Workload):
     # ---- fake data
 
     def fake(self, model_size: str = "tiny") -> WmtWorkload:
-        """This workload on random token sequences (module `fake_data`); see `Workload.fake`."""
+        """This workload on random token sequences (`fake_data`); see `Workload.fake`.
+
+        "tiny": 1+1 layers of width 16, vocabulary 64, rows of 16 tokens, batches of 4.
+        """
+        spec = _fake.fake_spec(self.spec, model_size, tiny_batch_size=4)
         if model_size == "full":
-            config, spec, eval_batch = self.model_config, self.spec, self.eval_batch_size
-            sizes = {"train": 4 * self.spec.batch_size, "validation": 2 * eval_batch,
-                     "test": 2 * eval_batch}
-        elif model_size == "tiny":
+            config, eval_batch = self.model_config, self.eval_batch_size
+            sizes = {"train": 4 * spec.batch_size, "validation": eval_batch, "test": eval_batch}
+        else:
             config = dataclasses.replace(
                 self.model_config, vocab_size=64, emb_dim=16, num_heads=2, num_layers=1,
                 qkv_dim=16, mlp_dim=32, max_len=16,
             )
-            spec, eval_batch = dataclasses.replace(self.spec, batch_size=4), 8
+            eval_batch = 8
             sizes = {"train": 64, "validation": 8, "test": 8}
-        else:
-            raise ValueError(f"model_size must be 'tiny' or 'full', not {model_size!r}")
         data = fake_data(sizes, config.vocab_size, config.max_len, seed=0)
-        return WmtWorkload(spec, config, eval_batch_size=eval_batch,
+        copy = WmtWorkload(spec, config, eval_batch_size=eval_batch,
                            label_smoothing=self.label_smoothing, data=data)
+        return _fake.mark_fake(copy, self, model_size)
 
 
 def fake_data(sizes: dict[str, int], vocab_size: int, max_len: int, seed: int) -> WmtData:
