@@ -412,7 +412,8 @@ class LibriSpeechWorkload(Workload):
 def fake_data(
     sizes: dict[str, int], vocab_size: int, max_audio: int, longest_target: int, seed: int
 ) -> SpeechData:
-    """Uniform noise (+-3000) of max_audio/2..max_audio samples; 1..longest_target ids in [3, vocab), then EOS."""
+    """Uniform noise (+-3000) of max_audio/2..max_audio samples; 1..longest_target ids in
+    [3, vocab), then EOS."""
     rng = np.random.default_rng(seed)
 
     def utterances(count):

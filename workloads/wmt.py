@@ -142,7 +142,9 @@ def encode_pairs(tokenizer, raw_dir: str, split: str, max_len: int = MAX_LEN) ->
         if max(len(source), len(target)) <= max_len:
             inputs.append(source)
             targets.append(target)
-    return Pairs(Ragged.from_sequences(inputs, np.uint16), Ragged.from_sequences(targets, np.uint16))
+    return Pairs(
+        Ragged.from_sequences(inputs, np.uint16), Ragged.from_sequences(targets, np.uint16)
+    )
 
 
 def prepare(
