@@ -4,6 +4,7 @@ prepare on tiny text files, and a short trial on fake data."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import jax
@@ -16,7 +17,9 @@ from bench.protocol import Outcome, ProtocolSettings
 from bench.runner import run_trial
 from workloads import _sentencepiece, _tfds, wmt
 from workloads._ragged import Ragged
-from workloads._transformer import Transformer, TransformerConfig, greedy_decode
+from workloads._transformer import (
+    Transformer, TransformerConfig, beam_search, cached_decoder, greedy_decode,
+)
 
 # ------------------------------------------------------------------------------------ BLEU
 
@@ -249,3 +252,54 @@ def test_short_trial_on_tiny_fake_data():
     last = result.evals[-1]
     assert 0.0 <= last["validation/bleu"] <= 100.0 and np.isfinite(last["validation/loss"])
     assert "test/bleu" in last
+
+
+# ----------------------------------------------------------------------------- beam search
+
+
+def log_probabilities(config, params, inputs, sequences):
+    """Log-probability of each token of `sequences` [batch, n] given the ones before it."""
+    cache, step = cached_decoder(config, params, inputs, config.max_len)
+    previous = jnp.zeros(inputs.shape[0], jnp.int32)
+    result = []
+    for position in range(sequences.shape[1]):
+        logits, cache = step(previous, jnp.full(previous.shape, position), cache)
+        token = sequences[:, position]
+        result.append(jax.nn.log_softmax(logits)[jnp.arange(len(token)), token])
+        previous = token
+    return jnp.stack(result, axis=1)
+
+
+def test_a_beam_wider_than_the_search_space_finds_the_best_scoring_translation():
+    """Vocabulary 5, at most 3 tokens: beam 40 keeps every hypothesis, so beam search must
+    return the best of all EOS-terminated sequences by log p / ((5 + n) / 6)^0.6."""
+    config = TransformerConfig(vocab_size=5, emb_dim=16, num_heads=2, num_layers=1, qkv_dim=16,
+                               mlp_dim=16, max_len=4)
+    eos, alpha = 2, 0.6
+    inputs = jax.random.randint(jax.random.key(1), (3, 4), 1, 5)
+    params = Transformer(config).init(jax.random.key(0), inputs, inputs)["params"]
+    params = jax.tree.map(lambda p: 2.0 * p, params)
+    found = np.asarray(beam_search(config, params, inputs, eos, 4, beam_size=40, alpha=alpha))
+
+    candidates = [prefix + (eos,) for n in range(3)
+                  for prefix in itertools.product([0, 1, 3, 4], repeat=n)]
+    # Every (sentence, candidate) pair as one row, candidates padded to 3 tokens.
+    rows = jnp.repeat(inputs, len(candidates), axis=0)
+    padded = jnp.tile(jnp.array([list(c) + [0] * (3 - len(c)) for c in candidates]), (3, 1))
+    lengths = np.tile([len(c) for c in candidates], 3)
+    token_logp = jax.jit(log_probabilities, static_argnums=0)(config, params, rows, padded)
+    total = np.where(np.arange(3)[None, :] < lengths[:, None], np.asarray(token_logp), 0).sum(1)
+    scores = (total / ((5 + lengths) / 6) ** alpha).reshape(3, len(candidates))
+    for row in range(3):
+        expected = padded[int(np.argmax(scores[row]))]
+        np.testing.assert_array_equal(found[row], expected)
+
+
+def test_beam_search_translates_a_batch_like_each_sentence_alone():
+    inputs = jax.random.randint(jax.random.key(2), (3, TINY.max_len), 3, TINY.vocab_size)
+    params = Transformer(TINY).init(jax.random.key(0), inputs, inputs)["params"]
+    params = jax.tree.map(lambda p: 3.0 * p, params)
+    together = np.asarray(beam_search(TINY, params, inputs, eos_id=5, max_len=TINY.max_len))
+    assert together.shape == (3, TINY.max_len - 1)
+    alone = np.asarray(beam_search(TINY, params, inputs[1:2], eos_id=5, max_len=TINY.max_len))
+    np.testing.assert_array_equal(together[1:2], alone)
