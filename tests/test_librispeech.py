@@ -201,7 +201,8 @@ def write_librispeech(raw, long_audio=False):
 def test_prepare_encodes_audio_and_transcripts(tmp_path):
     raw, data = tmp_path / "LibriSpeech", tmp_path / "data"
     written = write_librispeech(raw, long_audio=True)
-    librispeech.prepare(str(raw), str(data), vocab_size=30, workers=2)
+    counts = librispeech.prepare(str(raw), str(data), vocab_size=30, workers=2)
+    assert counts == {"train": 9, "validation": 6, "test": 3}  # 3 per subset kept
     prepared = librispeech.read_data(str(data), "librispeech_conformer")
     assert isinstance(prepared.tokenizer, _sentencepiece.SentencePieceTokenizer)
     assert {split: len(u) for split, u in prepared.splits.items()} == {

@@ -178,7 +178,8 @@ def test_prepare_trains_the_vocabulary_and_encodes_every_split(tmp_path):
     raw, data = tmp_path / "raw", tmp_path / "data"
     raw.mkdir()
     write_raw(raw)
-    wmt.prepare(str(raw), str(data), vocab_size=30)
+    counts = wmt.prepare(str(raw), str(data), vocab_size=30)
+    assert counts == {"train": 20, "validation": 20, "test": 20}
     prepared = wmt.read_data(str(data))
     tokenizer = prepared.tokenizer
     assert isinstance(tokenizer, _sentencepiece.SentencePieceTokenizer)

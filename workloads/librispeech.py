@@ -177,8 +177,18 @@ def _train_tokenizer(raw_dir: str, vocab_path: str, vocab_size: int, max_chars: 
 def prepare(
     raw_dir: str, data_dir: str, *, vocab_size: int = VOCAB_SIZE,
     max_corpus_chars: int = _sentencepiece.MAX_CORPUS_CHARS, workers: int = 8,
-) -> None:
-    """Vocabulary, token ids and int16 audio under DATA_DIR/librispeech (module docstring)."""
+) -> dict[str, int]:
+    """Vocabulary, token ids and int16 audio under DATA_DIR/librispeech (module docstring).
+
+    Returns the number of utterances kept per split.
+    """
+    try:
+        import soundfile  # noqa: F401  (reads the flac files)
+    except ImportError:
+        raise ValueError(
+            "librispeech: reading flac needs soundfile: pip install soundfile "
+            "(or pip install 'bench[librispeech]')"
+        ) from None
     needed = [subset for subsets in SUBSETS.values() for subset in subsets]
     missing = [subset for subset in needed if not os.path.isdir(os.path.join(raw_dir, subset))]
     if missing:
@@ -191,8 +201,10 @@ def prepare(
     tokenizer = _train_tokenizer(
         raw_dir, os.path.join(root, VOCAB_FILE), vocab_size, max_corpus_chars
     )
+    counts = {}
     for split, subsets in SUBSETS.items():
         kept = _kept_utterances(raw_dir, subsets, tokenizer)
+        counts[split] = len(kept)
         targets = Ragged.from_sequences([tokens for _, tokens, _ in kept], np.uint16)
         with concurrent.futures.ThreadPoolExecutor(max(workers, 1)) as pool:
             audio = pool.map(_read_flac, [path for path, _, _ in kept])
@@ -200,6 +212,7 @@ def prepare(
                 os.path.join(root, f"{split}.audio"), [n for _, _, n in kept], np.int16, audio
             )
         targets.save(os.path.join(root, f"{split}.targets"))
+    return counts
 
 
 def make_batch(utterances: Utterances, index, max_audio: int, max_target: int) -> Batch:

@@ -150,8 +150,11 @@ def encode_pairs(tokenizer, raw_dir: str, split: str, max_len: int = MAX_LEN) ->
 def prepare(
     raw_dir: str, data_dir: str, *, vocab_size: int = VOCAB_SIZE,
     max_corpus_chars: int = _sentencepiece.MAX_CORPUS_CHARS,
-) -> None:
-    """Vocabulary and token ids under DATA_DIR/wmt from the text files in raw_dir (module doc)."""
+) -> dict[str, int]:
+    """Vocabulary and token ids under DATA_DIR/wmt from the text files in raw_dir (module doc).
+
+    Returns the number of sentence pairs kept per split.
+    """
     needed = [f"{split}.{lang}" for split in SPLITS for lang in LANGUAGES]
     missing = [name for name in needed if not os.path.isfile(os.path.join(raw_dir, name))]
     if missing:
@@ -171,10 +174,13 @@ def prepare(
         tokenizer = _sentencepiece.train(
             _alternating_lines(raw_dir), vocab_path, vocab_size, max_corpus_chars
         )
+    counts = {}
     for split in SPLITS:
         pairs = encode_pairs(tokenizer, raw_dir, split)
         pairs.inputs.save(os.path.join(root, f"{split}.inputs"))
         pairs.targets.save(os.path.join(root, f"{split}.targets"))
+        counts[split] = len(pairs)
+    return counts
 
 
 # --------------------------------------------------------------------------------- batches
