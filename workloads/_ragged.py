@@ -64,7 +64,8 @@ class Ragged:
 
 def pad_rows(rows: Sequence[np.ndarray], length: int, dtype, fill=0) -> np.ndarray:
     """[len(rows), length] array of the rows, each cut to `length` and padded with `fill`."""
-    out = np.full((len(rows), length), fill, dtype)
+    shape = (len(rows), length)
+    out = np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)  # zeros: lazy
     for i, row in enumerate(rows):
         row = row[:length]
         out[i, : len(row)] = row

@@ -15,7 +15,7 @@ from plain parallel text files in raw_dir, one sentence per line: train.de / tra
 validation.de / validation.en (newstest2013) and test.de / test.en (newstest2014), e.g. exported
 from the tfds datasets above or taken from statmt.org. A `wmt_sentencepiece_model` file in
 raw_dir (AlgoPerf's trained vocabulary) is used as is instead of training a new one. The result
-under DATA_DIR/wmt is a few GB of token ids (uint16, memory-mapped) and the vocabulary.
+under DATA_DIR/wmt is about 1 GB of token ids (uint16, memory-mapped) and the vocabulary.
 Training the vocabulary takes minutes; encoding the 5.9M training pairs takes about an hour on
 one core.
 
