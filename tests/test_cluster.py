@@ -96,3 +96,39 @@ def test_job_time_limit_leaves_headroom_over_the_budget():
     assert cluster.job_time_limit([workload], ProtocolSettings()) == 1.5 * 20 + 15 * 60
     tripled = ProtocolSettings(budget_multiplier=3.0, max_runtime=1000.0)
     assert cluster.job_time_limit([workload], tripled) == 1.5 * 3000 + 15 * 60
+
+
+class EndedJob:
+    """A job that left the queue without returning anything (no result file)."""
+
+    job_id = "7_1"
+
+    def __init__(self, folder):
+        self.paths = type("Paths", (), {"result_pickle": folder / "7_1_0_result.pkl"})()
+
+
+@pytest.mark.parametrize("state, kind", [
+    ("TIMEOUT", "error"), ("OUT_OF_MEMORY", "error"), ("CANCELLED", "unfinished"),
+    ("FAILED", "unfinished"), ("PREEMPTED", "unfinished"), ("NODE_FAIL", "unfinished"),
+    ("ENDED", "unfinished"),
+])
+def test_only_time_and_memory_limits_are_the_trials_failure(tmp_path, state, kind):
+    ending, detail = cluster.job_ending(EndedJob(tmp_path), state, limit=5400)
+    assert ending == kind
+    if state == "TIMEOUT":
+        assert detail == "the cluster job ran past its time limit of 90 min and was stopped"
+
+
+def test_queue_states_of_array_tasks(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\n'
+                                    'printf "12_0 RUNNING\\n12_1 PENDING\\n13 CANCELLED\\n"\n')
+    (bin_dir / "squeue").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert cluster.queue_states(["12_0", "12_1", "13"]) == {
+        "12_0": "RUNNING", "12_1": "PENDING", "13": "CANCELLED"}
+    assert "--jobs=12,13" in (tmp_path / "args").read_text()
+    (bin_dir / "squeue").write_text("#!/bin/sh\necho 'slurm_load_jobs error: Unable to "
+                                    "contact slurm controller' >&2\nexit 1\n")
+    assert cluster.queue_states(["12_0"]) is None  # no answer: the jobs may still run
