@@ -55,6 +55,18 @@ def test_tables_never_cut_a_figure(terminal):
         assert "schedule_free_adamw" in text
 
 
+def test_headers_of_figures_stay_whole_when_there_is_room():
+    table = Table()
+    table.add_column("name")
+    for header in ("params", "budget", "steps", "variant"):
+        table.add_column(header, justify="right")
+    table.add_row("a_rather_long_workload_name_" * 2, "25.6M", "18.4h", "195999", "-")
+    out = io.StringIO()
+    print_table(table, Console(file=out, width=60, force_terminal=True, color_system=None))
+    words = out.getvalue().split()
+    assert {"params", "budget", "steps", "variant", "25.6M", "195999"} <= set(words)
+
+
 @pytest.fixture(scope="module")
 def seed_record(tmp_path_factory):
     return real_record(tmp_path_factory.mktemp("cli-output"))

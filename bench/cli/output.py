@@ -36,7 +36,7 @@ def print_table(table: Table, console: Console) -> None:
     """Print `table` on `console` without cutting a figure (see the module docstring)."""
     width = console.width
     if console.is_terminal:
-        needed = fit_to_terminal(table)
+        needed = fit_to_terminal(table, width)
     else:
         wide = console.options.update_width(UNLIMITED)
         needed = Measurement.get(console, wide, table).maximum
@@ -50,20 +50,24 @@ def print_table(table: Table, console: Console) -> None:
         console.width = width
 
 
-def fit_to_terminal(table: Table) -> int:
-    """Let names and headers fold, keep each column of figures as wide as its longest figure;
-    the narrowest width the table can then take."""
-    needed = 1  # the left border; each column adds its padding and a border
+def fit_to_terminal(table: Table, width: int) -> int:
+    """Let names fold; keep each column of figures as wide as its longest figure, and as its
+    header's longest word too when the table still fits in `width` then (otherwise headers fold
+    as well). Returns the narrowest width the table can take."""
     for column in table.columns:
         column.overflow = "fold"
-        widest = max((longest_word(cell) for cell in column.cells), default=1)
-        if column.justify == "right":  # a column of figures: never split a figure
-            column.no_wrap = False
-            column.min_width = max(column.min_width or 0, widest)
-            needed += column.min_width + 3
-        else:
-            needed += min(widest, NAME_WIDTH) + 3
-    return needed
+    figures = [c for c in table.columns if c.justify == "right"]
+    body = {id(c): max((longest_word(cell) for cell in c.cells), default=1) for c in figures}
+    header = {id(c): max(body[id(c)], longest_word(c.header)) for c in figures}
+    names = sum(min(max((longest_word(cell) for cell in c.cells), default=1), NAME_WIDTH)
+                for c in table.columns if c.justify != "right")
+    borders = 1 + 3 * len(table.columns)  # the left border; each column's padding and border
+    needed = borders + names + sum(header.values())
+    chosen = header if needed <= width else body
+    for column in figures:  # a column of figures: never split a figure
+        column.no_wrap = False
+        column.min_width = max(column.min_width or 0, chosen[id(column)])
+    return borders + names + sum(chosen.values())
 
 
 def jsonable(value):
