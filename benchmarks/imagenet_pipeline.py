@@ -3,11 +3,11 @@
 A synthetic ImageNet is written as a tfds `imagenet2012` dataset in the array_record format
 (through tfds's builder, as `tfds build` writes it): JPEG images (quality 90) of ImageNet's
 size distribution (`workloads._synthetic.imagenet_like_size`: mostly 500x375, longer side at
-most 500 pixels), with smooth content (a random 8x8 colour field upscaled, plus uniform noise of +-48) so that
-they compress like photographs. Both loaders read the same files with `tfds.data_source`
-(which decodes the JPEGs) and apply the same per-example preprocessing
-(`workloads.imagenet.train_image`: random-area crop, flip, bicubic resize to 224, for ViT
-also RandAugment), then stack and normalise a batch:
+most 500 pixels), with smooth content (a random 8x8 colour field upscaled, plus uniform noise
+of +-48) so that they compress like photographs (100 kB on average). Both loaders read the
+same files with `tfds.data_source` (which decodes the JPEGs) and apply the same per-example
+preprocessing (`workloads.imagenet.train_image`: random-area crop, flip, bicubic resize to 224,
+for ViT also RandAugment), then stack and normalise a batch:
 
 - threads: the workload's loader (`ImagenetWorkload.train_batches`), a pool of `workers`
   threads in the training process;

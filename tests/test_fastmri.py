@@ -50,7 +50,8 @@ def test_batch_ssim_denormalises_and_treats_a_zero_volume_max_as_one():
     images = rng.random((2, 16, 16)).astype(np.float32)
     targets = rng.random((2, 16, 16)).astype(np.float32)
     batch = {"targets": targets, "mean": np.array([0.5, 1.0], np.float32),
-             "std": np.array([2.0, 0.5], np.float32), "volume_max": np.array([3.0, 0.0], np.float32)}
+             "std": np.array([2.0, 0.5], np.float32),
+             "volume_max": np.array([3.0, 0.0], np.float32)}
     values = fastmri.batch_ssim(jnp.asarray(images), batch)
     first = fastmri.ssim(images[0] * 2 + 0.5, targets[0] * 2 + 0.5, 3.0)
     second = fastmri.ssim(images[1] * 0.5 + 1, targets[1] * 0.5 + 1, 1.0)
@@ -60,7 +61,8 @@ def test_batch_ssim_denormalises_and_treats_a_zero_volume_max_as_one():
 def test_undersampling_mask_keeps_the_centre_and_a_quarter_on_average():
     # 368 columns: int(0.08 * 368) = 29 low frequencies from (368 - 29 + 1) // 2 = 170; the others
     # kept with probability (368 / 4 - 29) / (368 - 29) = 63 / 339: 92 columns on average.
-    masks = np.stack([fastmri.undersampling_mask(368, np.random.default_rng(i)) for i in range(400)])
+    masks = np.stack([fastmri.undersampling_mask(368, np.random.default_rng(i))
+                      for i in range(400)])
     assert masks[:, 170:199].all() and not masks[:, 169].all() and not masks[:, 199].all()
     assert masks.sum(axis=1).mean() == pytest.approx(92, abs=1.5)
 

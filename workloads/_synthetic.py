@@ -54,7 +54,8 @@ class SyntheticSplit(Sequence):
 class SyntheticDataset:
     """Synthetic splits, opened like `workloads._tfds.open_split` (same call signature)."""
 
-    def __init__(self, splits: dict[str, int], make_example: Callable[[np.random.Generator], Example]):
+    def __init__(self, splits: dict[str, int],
+                 make_example: Callable[[np.random.Generator], Example]):
         self.splits = {
             name: SyntheticSplit(size, make_example, seed)
             for seed, (name, size) in enumerate(sorted(splits.items()))

@@ -312,7 +312,8 @@ def parse_lines(lines: list[str]) -> dict[str, np.ndarray]:
     """Raw TSV lines (label, 13 integers, 26 hex categories; fields may be empty) -> arrays."""
     fields = [line.rstrip("\n").split("\t") for line in lines]
     if any(len(row) != 1 + NUM_DENSE + NUM_SPARSE for row in fields):
-        raise ValueError(f"a Criteo line must have {1 + NUM_DENSE + NUM_SPARSE} tab-separated fields")
+        fields_per_line = 1 + NUM_DENSE + NUM_SPARSE
+        raise ValueError(f"a Criteo line must have {fields_per_line} tab-separated fields")
     labels = np.array([float(row[0] or 0) for row in fields], np.float32)
     counts = np.array([[float(v) if v else 0.0 for v in row[1:1 + NUM_DENSE]] for row in fields],
                       np.float64).reshape(-1, NUM_DENSE)
@@ -339,7 +340,8 @@ def _convert(path: Path, outputs, chunk_lines: int = 1_000_000) -> int:
                 return count
             arrays = parse_lines(chunk)
             for folder, name, lo, hi in outputs(count, len(chunk)):
-                _arrays.write_part(folder, name, {key: value[lo:hi] for key, value in arrays.items()})
+                part = {key: value[lo:hi] for key, value in arrays.items()}
+                _arrays.write_part(folder, name, part)
             count += len(chunk)
 
 

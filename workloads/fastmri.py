@@ -56,7 +56,7 @@ from workloads._image_classification import count_parameters
 from workloads._tfds import DatasetNotPreparedError
 
 IMAGE_SIZE = 320
-TINY_BATCH_SIZE = 2  # a step of even a tiny U-Net on 320 x 320 images takes ~25 ms per image on a CPU
+TINY_BATCH_SIZE = 2  # even a tiny U-Net step takes ~25 ms per 320 x 320 image on a CPU
 KSPACE_ROWS = 640
 CENTER_FRACTION = 0.08
 ACCELERATION = 4
@@ -327,7 +327,8 @@ class FastMRIWorkload(Workload):
         if not hasattr(self, "_jitted_init"):
             self._jitted_init = jax.jit(functools.partial(self.model.init, train=False))
         dummy = jnp.zeros((1, IMAGE_SIZE, IMAGE_SIZE), jnp.float32)
-        return self._jitted_init({"params": params_rng, "dropout": dropout_rng}, dummy)["params"], {}
+        variables = self._jitted_init({"params": params_rng, "dropout": dropout_rng}, dummy)
+        return variables["params"], {}
 
     def num_parameters(self) -> int:
         params, _ = jax.eval_shape(self.init, jax.random.key(0))

@@ -75,7 +75,9 @@ ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 def tiny(config: GNNConfig) -> GNNConfig:
     """A small network of the same kind (activation, outputs) for smoke runs."""
     hidden = (8,) * len(config.hidden_dims)
-    return dataclasses.replace(config, latent_dim=8, hidden_dims=hidden, num_message_passing_steps=1)
+    return dataclasses.replace(
+        config, latent_dim=8, hidden_dims=hidden, num_message_passing_steps=1
+    )
 
 
 # ------------------------------------------------------------------------------------ data
