@@ -98,6 +98,8 @@ class RunDisplay:
             self.metric = "val " + ", ".join(values)
         elif snapshot.event == "compiled":
             self.metric = "evaluating"
+        elif snapshot.event == "resumed":
+            self.progress.console.print(f"resuming from step {snapshot.step} (checkpoint)")
         self.progress.update(
             self.task,
             completed=min(fraction, 1.0),
@@ -147,6 +149,10 @@ def print_run_summary(outcome) -> None:
     colour = {"hit": "green", "budget": "yellow"}.get(record["outcome"], "red")
     if outcome.skipped:
         console.print(f"[bold]skipped:[/] this trial already ran; its record is {outcome.path}")
+    for note in getattr(outcome, "notes", ()):
+        console.print(f"[yellow]note:[/] {note}")
+    if getattr(outcome, "resumed_from_step", None) is not None:
+        console.print(f"resumed from step {outcome.resumed_from_step}")
     print_table(eval_summary_table(record), console)
     console.print(
         f"[bold]{record['submission']}[/] on [bold]{record['workload']}[/]: "
@@ -197,18 +203,30 @@ class StudyDisplay:
         self.progress.update(self.task, status=text)
 
     def __call__(self, index, total, planned, outcome):
+        """`outcome`: None before the trial, then its RunOutcome, or the TrialBusyError of a
+        trial another process is training."""
         name = f"{planned.workload.name} study {planned.study} trial {planned.trial}"
         if outcome is None:
             self.status(f"running {name}")
+            return
+        if isinstance(outcome, Exception):
+            self.counts["busy"] = self.counts.get("busy", 0) + 1
+            self.progress.update(self.task, advance=1)
+            self.progress.console.print(f"  {name}: busy, left to the process training it",
+                                        markup=False)
             return
         label = "skipped" if outcome.skipped else outcome.record["outcome"]
         self.counts[label] = self.counts.get(label, 0) + 1
         summary = ", ".join(f"{count} {key}" for key, count in sorted(self.counts.items()))
         self.progress.update(self.task, advance=1, status=summary)
         detail = outcome.record.get("time_to_target")
+        resumed = outcome.resumed_from_step
         self.progress.console.print(
             f"  {name}: {label}" + (f" in {detail:.2f}s" if label == "hit" else "")
+            + (f" (resumed from step {resumed})" if resumed is not None else "")
         )
+        for note in outcome.notes:
+            self.progress.console.print(f"    note: {note}", markup=False)
 
 
 # ---------------------------------------------------------------------------------- lists

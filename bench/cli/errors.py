@@ -1,8 +1,10 @@
 """The one error wrapper of the command line.
 
 Errors a user can fix (an unknown name, a malformed submission or hyperparameter file, a
-conflicting record, an unprepared dataset, a bad record for the science commands) become a
-one-line message with exit status 2, never a traceback. Ctrl-C and SIGTERM stop a running trial
+conflicting record, an unprepared dataset, a bad record for the science commands) and failures
+of the harness's own files (a results directory that cannot be written, a full disk: never the
+submission's, and they keep the checkpoint) become a one-line message with exit status 2, never a
+traceback. A trial another process is training is said in one line too. Ctrl-C and SIGTERM stop a running trial
 after it saved a checkpoint; the same command resumes it (exit status 130).
 """
 
@@ -16,6 +18,7 @@ import click
 
 from bench import api, predict, refine, scoring, sensitivity
 from bench.cli.display import console
+from bench.trial.files import HarnessError
 from bench.trial.record import RecordError
 from bench.registry import UnknownNameError
 from bench.search_space import SearchSpaceError
@@ -29,6 +32,8 @@ USER_ERRORS = (
     UnknownNameError,
     RecordError,
     api.TrialConflictError,
+    api.TrialBusyError,
+    HarnessError,
     SearchSpaceError,
     scoring.ScoringError,
     refine.RefineError,

@@ -73,10 +73,10 @@ def fit_to_terminal(table: Table, width: int) -> int:
 def jsonable(value):
     """`value` as plain JSON data: dataclasses and mappings as objects, paths as strings, NaN and
     infinity as null, numpy scalars and arrays as numbers and lists."""
+    if isinstance(value, Mapping):  # before dataclasses: a trial Record is both
+        return {str(key): jsonable(item) for key, item in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return jsonable(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [jsonable(item) for item in value]
     if isinstance(value, Path):

@@ -89,7 +89,9 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     """Run one trial: train SUBMISSION on WORKLOAD until the target or the budget.
 
     The record goes to RESULTS_DIR/single/<submission>/<workload>/study_<k>/trial_<n>.json.
-    Running a finished trial again is skipped; the record already there is summarised.
+    Running a finished trial again is skipped; the record already there is summarised. An
+    interrupted one resumes from its checkpoint ("resuming from step N"). Exits with status 1
+    when the trial ends in `error`.
     """
     overrides = hparam_overrides(hparams_file, assignments)
     settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period, max_steps=max_steps)
@@ -105,8 +107,11 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
             on_progress=display, checkpoint_every=checkpoint_every,
         )
     if as_json:
-        print_json({"path": outcome.path, "skipped": outcome.skipped, "record": outcome.record})
-        return
+        print_json({"path": outcome.path, "skipped": outcome.skipped,
+                    "resumed_from_step": outcome.resumed_from_step, "notes": outcome.notes,
+                    "record": outcome.record})
+        raise SystemExit(1 if outcome.record["outcome"] == "error" else 0)
     print_run_summary(outcome)
     if outcome.record["outcome"] == "error":
         console.print(outcome.record["message"], markup=False)
+        raise SystemExit(1)  # the submission failed: a script running this must notice

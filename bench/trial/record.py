@@ -141,17 +141,23 @@ class Record(Mapping):
             raise RecordError(problem)
 
     # Read like the JSON object: record["outcome"], record.get("imported_from"), dict(record).
+    # An optional field that is None is absent, as in the file (bench/schemas/record-v1).
     def __getitem__(self, key: str) -> Any:
         if key in _FIELD_NAMES and key != "extra":
-            return getattr(self, key)
+            value = getattr(self, key)
+            if value is None and key not in _REQUIRED:
+                raise KeyError(key)
+            return value
         return self.extra[key]
 
     def __iter__(self) -> Iterator[str]:
-        yield from (name for name in _FIELD_NAMES if name != "extra")
+        for name in _FIELD_NAMES:
+            if name != "extra" and (name in _REQUIRED or getattr(self, name) is not None):
+                yield name
         yield from self.extra
 
     def __len__(self) -> int:
-        return len(_FIELD_NAMES) - 1 + len(self.extra)
+        return sum(1 for _ in self)
 
     def to_json(self) -> str:
         return json.dumps(dict(self), indent=1, allow_nan=True) + "\n"
