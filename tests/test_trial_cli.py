@@ -89,8 +89,8 @@ def test_an_unwritable_results_directory_is_one_line_before_training(tmp_path):
     assert "Traceback" not in result.output and "step" not in result.output
 
 
-def start(command, **kwargs):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+def start(command, env=None, **kwargs):
+    env = env or dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "bench.cli", *command], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, **kwargs)
@@ -128,3 +128,47 @@ def test_ctrl_c_on_a_study_leaves_a_checkpoint_and_the_rerun_resumes(tmp_path):
     assert f"(resumed from step {step})" in output
     record = json.loads(trial.path(tmp_path / "r").read_text())
     assert record["resumed"] == 1 and record["steps"] == 5000
+
+
+COUNTED = '''
+"""SGD that notes every start of a trial, and a second process training it at the same time."""
+import fcntl
+import os
+from pathlib import Path
+
+import optax
+
+DEFAULT_HPARAMS = {"learning_rate": 1e-6}
+HELD = []
+
+def make_optimizer(hparams, workload_info):
+    folder = Path(os.environ["BENCH_TEST_DIR"])
+    with open(folder / "starts", "a") as starts:
+        starts.write(f"{hparams['learning_rate']}\\n")
+    handle = open(folder / f"training-{hparams['learning_rate']}", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        (folder / "overlap").write_text(str(hparams["learning_rate"]))
+    HELD.append(handle)
+    return optax.sgd(hparams["learning_rate"])
+'''
+
+
+def test_two_studies_on_one_directory_train_each_trial_once(tmp_path):
+    submission = write_submission(tmp_path, COUNTED, name="counted")
+    rates = [1e-6, 2e-6, 3e-6, 4e-6]
+    (submission.parent / "search_space.json").write_text(json.dumps(
+        {"learning_rate": {"feasible_points": rates}}))
+    command = ["study", "-s", str(submission), "-w", "tests.conftest:TINY", "--in-process",
+               "--studies", "1", "--trials", str(len(rates)), "--max-runtime", "1000",
+               "--max-steps", "3000", "--results-dir", str(tmp_path / "r")]
+    env = {"BENCH_TEST_DIR": str(tmp_path)}
+    studies = [start(command, env=dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT),
+                                       **env)) for _ in range(2)]
+    outputs = [study.communicate(timeout=300)[0] for study in studies]
+    assert all(study.returncode == 0 for study in studies), outputs
+    assert len(list((tmp_path / "r").rglob("trial_*.json"))) == len(rates)
+    starts = (tmp_path / "starts").read_text().split()
+    assert sorted(starts) == sorted(str(rate) for rate in rates), starts  # each trained once
+    assert not (tmp_path / "overlap").exists()
