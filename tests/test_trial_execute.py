@@ -12,7 +12,7 @@ from bench.submission import HparamsError, load_submission, resolve_hparams
 from bench.trial import checkpoint, files
 from bench.trial.execute import ResultsNotWritableError, TrialBusyError, trial_lock
 from bench.trial.loop import TrialInterrupted
-from bench.trial.record import TrialId
+from bench.trial.record import RecordError, TrialId
 from tests.conftest import TinyRegression
 
 STEPWISE = ProtocolSettings(max_steps=400, eval_every_steps=5, evaluate_test=False)
@@ -150,3 +150,14 @@ def test_a_locked_trial_is_not_trained_twice(tmp_path, sgd_path):
             run(tmp_path, sgd_path)
     assert not TRIAL.path(tmp_path).exists()
     assert run(tmp_path, sgd_path).record["outcome"] == "hit"  # the lock is free again
+
+
+def test_force_sets_a_corrupt_record_aside(tmp_path, sgd_path):
+    path = TRIAL.path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("{")
+    with pytest.raises(RecordError, match="cannot be read"):
+        run(tmp_path, sgd_path)
+    outcome = run(tmp_path, sgd_path, force=True)
+    assert outcome.record["outcome"] == "hit" and "record set aside" in outcome.notes[0]
+    assert list(path.parent.glob("trial_0.json.replaced-*"))[0].read_text() == "{"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import os
 from collections.abc import Callable
@@ -34,6 +35,9 @@ from bench.trial import checkpoint as ckpt
 from bench.trial.files import HarnessError, check_writable
 from bench.trial.loop import CheckpointPlan, Progress, run_trial
 from bench.trial.record import Record, TrialId, read_record, set_aside, write_record
+
+
+UNLOCKABLE = (errno.ENOLCK, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)  # no flock here
 
 
 class TrialConflictError(ValueError):
@@ -62,7 +66,8 @@ def trial_lock(path: Path, wait: bool):
     """Hold the exclusive lock at `path` (created if needed) for the duration of the block.
 
     The kernel releases an `flock` when its process dies, so a killed trial never leaves a stale
-    lock. The lock file itself stays (removing it would race with a waiting process).
+    lock. The lock file itself stays (removing it would race with a waiting process). On a file
+    system without locks (Lustre mounted `noflock`), the block runs unlocked.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -72,6 +77,9 @@ def trial_lock(path: Path, wait: bool):
         except BlockingIOError:
             raise TrialBusyError(f"another process is training this trial right now (lock "
                                  f"{path}); it is skipped here") from None
+        except OSError as error:
+            if error.errno not in UNLOCKABLE:
+                raise
         yield
     finally:
         os.close(fd)
@@ -79,11 +87,9 @@ def trial_lock(path: Path, wait: bool):
 
 def finished_outcome(path: Path, point: dict, seed: int, force: bool) -> RunOutcome | None:
     """The outcome of the trial's existing record (skipped), or None when it must run."""
-    if not path.exists():
+    if force or not path.exists():
         return None
     existing = read_record(path)
-    if force:
-        return None
     if existing.hparams != point or existing.seed != seed:
         raise TrialConflictError(
             f"{path} already holds this trial with other hyperparameters or seed; "
