@@ -119,3 +119,13 @@ def test_the_record_layer_imports_nothing_from_the_loop():
                 names.add(node.module)
         project = {name for name in names if name.split(".")[0] not in sys.stdlib_module_names}
         assert project <= {"bench.trial.files"}, (module, project)
+
+
+def test_reading_records_loads_no_jax_and_no_loop():
+    import subprocess
+    import sys
+
+    code = ("import sys, bench.trial.record; print(sorted(m for m in sys.modules "
+            "if m.startswith(('jax', 'optax', 'flax', 'bench.trial.loop', 'bench.runner'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
