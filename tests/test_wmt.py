@@ -198,6 +198,13 @@ def test_prepare_trains_the_vocabulary_and_encodes_every_split(tmp_path):
     assert batch["inputs"].shape == (wmt.EVAL_BATCH_SIZE, TINY.max_len)
 
 
+def test_prepare_says_when_the_text_is_too_small_for_the_vocabulary(tmp_path):
+    write_raw(tmp_path)
+    with pytest.raises(ValueError, match="32000-piece vocabulary") as error:
+        wmt.prepare(str(tmp_path), str(tmp_path / "data"))
+    assert "\n" not in str(error.value)
+
+
 def test_prepare_names_missing_raw_files(tmp_path):
     write_raw(tmp_path, skip={"test.en"})
     with pytest.raises(FileNotFoundError, match="test.en"):

@@ -78,10 +78,16 @@ def train(
                 if count >= max_chars:
                     break
         prefix = os.path.join(scratch, "spm")
-        sentencepiece.SentencePieceTrainer.train(
-            input=corpus, model_prefix=prefix, vocab_size=vocab_size,
-            character_coverage=1.0, model_type="unigram", minloglevel=2,
-        )
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                input=corpus, model_prefix=prefix, vocab_size=vocab_size,
+                character_coverage=1.0, model_type="unigram", minloglevel=2,
+            )
+        except RuntimeError as error:  # e.g. too little text for the vocabulary size
+            reason = str(error).splitlines()[-1].rpartition("] ")[2]
+            raise ValueError(
+                f"training a {vocab_size}-piece vocabulary on {count:,} characters failed: {reason}"
+            ) from None
         os.makedirs(os.path.dirname(os.path.abspath(model_path)), exist_ok=True)
         partial = f"{model_path}.{os.getpid()}.tmp"
         with open(prefix + ".model", "rb") as source, open(partial, "wb") as target:
