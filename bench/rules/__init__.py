@@ -1,0 +1,173 @@
+"""Rules versions: the budgets, step hints, targets, tuning and scoring rules of one benchmark
+version, as data.
+
+Each version is one TOML file in this package (`algoperf-v0.5.toml`, `algoperf-v0.6.toml`,
+`cpu-v1.toml`) that cites where its numbers come from. `load(version)` reads one into plain frozen
+dataclasses:
+
+- `Rules.workloads`: per workload its target metric and direction, validation and test targets,
+  step hint and max runtime (seconds of submission time), and the base it is a variant of;
+- `Rules.tuning`: per tuning ruleset (`external`, `self`) the studies, trials per study and the
+  factor applied to every max runtime;
+- `Rules.scoring`: how studies, variants and tau_max are scored (see `ScoringRules`);
+- `Rules.timing`: whether compilation, optimizer initialisation and an evaluation past the budget
+  count.
+
+`apply(rules, spec)` gives a `WorkloadSpec` the version's step hint, budget and targets, so that
+workload modules never import the rules. A version without a workload table (`cpu-v1`) leaves the
+spec as its module defines it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from types import MappingProxyType
+
+DEFAULT_VERSION = "cpu-v1"
+TRIAL_CHOICES = ("fewest_evaluations", "fastest")
+TAU_MAX_CUTS = ("before_variants", "on_ratios")
+VARIANT_RULES = ("within_tau_max", "hit")
+
+
+class RulesError(ValueError):
+    """An unknown rules version, or a workload the version does not define."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadRules:
+    name: str
+    target_metric: str
+    higher_is_better: bool
+    validation_target: float
+    test_target: float | None
+    step_hint: int
+    max_runtime: float
+    variant_of: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningRules:
+    studies: int
+    trials: int
+    budget_factor: float  # every max runtime is multiplied by this
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoringRules:
+    """How a leaderboard is computed (AlgoPerf's rules and the alternatives bench used before).
+
+    trial_choice: "fewest_evaluations" keeps, per study, the trial that reached the target at the
+      fewest evaluations and scores it by its time there (ties: the faster); "fastest" keeps the
+      trial with the smallest time to target.
+    tau_max_cut: "before_variants" sets a time over tau_max x the fastest time on its workload
+      (bases and held-out variants alike) to infinity before the variant rule; "on_ratios" sets
+      ratios over tau_max to infinity after it.
+    variant_rule: "within_tau_max" counts a held-out variant as missed when its time is over
+      tau_max x the fastest time on it among the submissions that reached its base (or when
+      missed), and the base as missed with it; "hit" only passes a missed variant on to its base.
+    held_out_variants: the variants that count; None means every variant found in the records.
+    """
+
+    tau_max: float
+    num_taus: int
+    trial_choice: str
+    tau_max_cut: str
+    variant_rule: str
+    held_out_variants: tuple[str, ...] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingRules:
+    compile_counts: bool  # JIT compilation is submission time
+    init_optimizer_counts: bool  # optimizer initialisation is submission time
+    eval_past_budget_counts: bool  # a target met at an evaluation after the budget is a hit
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    version: str
+    title: str
+    tier: str
+    workloads: Mapping[str, WorkloadRules]
+    tuning: Mapping[str, TuningRules]
+    scoring: ScoringRules
+    timing: TimingRules
+
+    @property
+    def base_workloads(self) -> list[str]:
+        """The workloads in the performance profile, in the order of the file (none: from data)."""
+        return [name for name, w in self.workloads.items() if w.variant_of is None]
+
+    def workload(self, name: str) -> WorkloadRules:
+        if name not in self.workloads:
+            raise RulesError(
+                f"workload {name!r} is not part of rules {self.version} "
+                f"(it defines {', '.join(self.workloads) or 'no workloads'})"
+            )
+        return self.workloads[name]
+
+
+def versions() -> list[str]:
+    """The rules versions shipped with bench."""
+    files = resources.files(__package__).iterdir()
+    return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
+
+
+def load(version: str = DEFAULT_VERSION) -> Rules:
+    """The rules of `version` (one of `versions()`)."""
+    if version not in versions():
+        raise RulesError(f"unknown rules version {version!r}; choose one of {', '.join(versions())}")
+    data = tomllib.loads(resources.files(__package__).joinpath(f"{version}.toml").read_text())
+    return from_dict(data)
+
+
+def from_dict(data: dict) -> Rules:
+    """Rules from the parsed contents of a rules file (checked field by field)."""
+    scoring = dict(data["scoring"])
+    held_out = scoring["held_out_variants"]
+    scoring["held_out_variants"] = None if held_out == "all" else tuple(held_out)
+    for field, allowed in (("trial_choice", TRIAL_CHOICES), ("tau_max_cut", TAU_MAX_CUTS),
+                           ("variant_rule", VARIANT_RULES)):
+        if scoring[field] not in allowed:
+            raise RulesError(f"rules {data['version']}: {field} must be one of {allowed}")
+    workloads = {name: WorkloadRules(name=name, **fields)
+                 for name, fields in data.get("workloads", {}).items()}
+    for name in scoring["held_out_variants"] or ():
+        if workloads.get(name) is None or workloads[name].variant_of is None:
+            raise RulesError(f"rules {data['version']}: held-out {name!r} is not a variant")
+    return Rules(
+        version=data["version"],
+        title=data["title"],
+        tier=data["tier"],
+        workloads=MappingProxyType(workloads),
+        tuning=MappingProxyType({k: TuningRules(**v) for k, v in data["tuning"].items()}),
+        scoring=ScoringRules(**scoring),
+        timing=TimingRules(**data["timing"]),
+    )
+
+
+def apply(rules: Rules, spec):
+    """`spec` (a WorkloadSpec) with the step hint, max runtime and targets of `rules`.
+
+    Rules without a workload table leave the spec unchanged; otherwise a workload the rules do
+    not define raises RulesError, as does a target on another metric than the workload's.
+    """
+    if not rules.workloads:
+        return spec
+    defined = rules.workload(spec.name)
+    if defined.target_metric != spec.target_metric:
+        raise RulesError(
+            f"workload {spec.name} measures {spec.target_metric}, but rules {rules.version} set "
+            f"a target on {defined.target_metric}"
+        )
+    return dataclasses.replace(
+        spec,
+        step_hint=defined.step_hint,
+        max_runtime=float(defined.max_runtime),
+        validation_target=defined.validation_target,
+        test_target=defined.test_target,
+        variant_of=defined.variant_of,
+    )
