@@ -5,237 +5,235 @@ AlgoPerf (mlcommons/algorithmic-efficiency) writes, per trial, a folder
     <logs>/<ruleset>/<submission>/study_<k>/<workload>_<framework>/trial_<n>/
 
 holding `eval_measurements.csv` (one row per evaluation; columns include global_step,
-accumulated_submission_time, accumulated_eval_time, preemption_count and the metrics as
-validation/<name>, test/<name>, train/<name>), `hparams.json` and `meta_data_0.json` (workload
-properties as `workload.<attribute>`, rng_seed, GPU and CPU model names). Ruleset folders are
-named `external_tuning` / `self_tuning`; a layout without them can be given `--ruleset` and
-`--submission` instead.
+accumulated_submission_time, accumulated_eval_time and the metrics as validation/<name>,
+test/<name>, train/<name>), `hparams.json` and `meta_data_0.json` (rng_seed, GPU and CPU model
+names). Ruleset folders are named `external_tuning` / `self_tuning`; a layout without them can be
+given `ruleset` and `submission` instead.
 
-Each trial becomes one record: outcome `hit` at the first evaluation meeting the validation target
-(from the meta data when present, else AlgoPerf v0.5's published targets), time-to-target the
-accumulated submission time there, `budget` otherwise (`diverged` when the last validation loss
-is not finite). The hardware fingerprint is derived from the GPU (or CPU) model and count, so
-imported times are only ranked against records from the same kind of machine.
+Like AlgoPerf's scorer (scoring/scoring_utils.py, get_experiment_df), only
+`study_<k>/<workload>_<framework>/trial_<n>` folders are trials, and only workloads of the chosen
+rules version (`bench.rules`) are imported; any other folder holding an eval_measurements.csv
+(a rerun stored without its workload folder, an unknown workload) is listed and skipped.
+
+Each trial becomes one record under the rules version: outcome `hit` at the first evaluation
+meeting the version's validation target (its metric and target, not the log's meta data, as
+AlgoPerf's scorer does), time-to-target the accumulated submission time there and
+`evals_to_target` the number of evaluations up to it; `budget` otherwise (`diverged` when the last
+validation loss is not finite). The hardware fingerprint is derived from the GPU (or CPU) model
+and count, so imported times are only ranked against records from the same kind of machine.
+Imported records carry no source hash (the logs hold no code): trials of one submission differ in
+their hyperparameters, not in their source.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 
-from bench.trial.record import (
-    SCHEMA_VERSION, Record, RecordError, TrialId, read_record, write_record,
-)
+from bench import rules as rules_module
+from bench.records import SCHEMA_VERSION, RecordError, TrialId, read_record, write_record
 
 RULESET_FOLDERS = {"external_tuning": "external", "self_tuning": "self",
                    "external": "external", "self": "self"}
 FRAMEWORKS = ("jax", "pytorch")
-
-# AlgoPerf v0.5 validation targets: workload -> (metric, target, step hint or None).
-ALGOPERF_TARGETS = {
-    "criteo1tb": ("loss", 0.123735, 10666),
-    "fastmri": ("ssim", 0.723653, 18094),
-    "imagenet_resnet": ("accuracy", 0.77431, 195999),
-    "imagenet_vit": ("accuracy", 0.77309, 167999),
-    "librispeech_conformer": ("wer", 0.085884, 76000),
-    "librispeech_deepspeech": ("wer", 0.119936, 38400),
-    "ogbg": ("mean_average_precision", 0.28098, 52000),
-    "wmt": ("bleu", 30.8491, 120000),
-    "criteo1tb_layernorm": ("loss", 0.123757, None),
-    "criteo1tb_embed_init": ("loss", 0.129657, None),
-    "criteo1tb_resnet": ("loss", 0.12415, None),
-    "fastmri_model_size": ("ssim", 0.723559, None),
-    "fastmri_tanh": ("ssim", 0.71784, None),
-    "fastmri_layernorm": ("ssim", 0.723284, None),
-    "imagenet_resnet_silu": ("accuracy", 0.75445, None),
-    "imagenet_resnet_gelu": ("accuracy", 0.76765, None),
-    "imagenet_resnet_large_bn_init": ("accuracy", 0.76526, None),
-    "imagenet_vit_glu": ("accuracy", 0.75738, None),
-    "imagenet_vit_post_ln": ("accuracy", 0.75312, None),
-    "imagenet_vit_map": ("accuracy", 0.77113, None),
-    "librispeech_conformer_attention_temperature": ("wer", 0.109977, None),
-    "librispeech_conformer_layernorm": ("wer", 0.09731, None),
-    "librispeech_conformer_gelu": ("wer", 0.094114, None),
-    "librispeech_deepspeech_tanh": ("wer", 0.150883, None),
-    "librispeech_deepspeech_no_resnet": ("wer", 0.131564, None),
-    "librispeech_deepspeech_norm_and_spec_aug": ("wer", 0.14342, None),
-    "ogbg_gelu": ("mean_average_precision", 0.27771, None),
-    "ogbg_silu": ("mean_average_precision", 0.282178, None),
-    "ogbg_model_size": ("mean_average_precision", 0.269446, None),
-    "wmt_post_ln": ("bleu", 30.0779, None),
-    "wmt_attention_temp": ("bleu", 29.3379, None),
-    "wmt_glu_tanh": ("bleu", 29.5779, None),
-    "mnist": ("accuracy", 0.97, 7813),
-    "cifar": ("accuracy", 0.85, 4883),
-}
-LOWER_IS_BETTER = ("loss", "wer", "error", "error_rate", "ctc_loss")
+DEFAULT_RULES = "algoperf-v0.6"
+MEASUREMENTS = "eval_measurements.csv"
 
 
-def higher_is_better(metric: str) -> bool:
-    return not any(metric == name or metric.endswith(name) for name in LOWER_IS_BETTER)
+@dataclasses.dataclass(frozen=True)
+class TrialFolder:
+    path: Path
+    ruleset: str
+    submission: str
+    workload: str
+    study: int
+    trial: int
 
 
-def base_workload(name: str) -> str | None:
-    """The base workload of an AlgoPerf variant name, None for a base workload."""
-    bases = [b for b, (_, _, hint) in ALGOPERF_TARGETS.items() if hint is not None]
-    for base in sorted(bases, key=len, reverse=True):
-        if name != base and name.startswith(base + "_"):
-            return base
+@dataclasses.dataclass
+class ImportResult:
+    written: list[Path]
+    kept: int  # records already imported from the same folder
+    skipped: list[str]  # "<folder>: <why>" for folders holding measurements that are not trials
+
+
+def split_workload_folder(folder: str) -> str | None:
+    """`imagenet_resnet_jax` -> `imagenet_resnet`; None when there is no framework suffix."""
+    for framework in FRAMEWORKS:
+        if folder.endswith("_" + framework):
+            return folder[: -len(framework) - 1]
     return None
+
+
+def classify(parts: tuple[str, ...], workloads, ruleset: str | None,
+             submission: str | None) -> tuple[TrialFolder | None, str]:
+    """The trial a folder (its path parts below the logs) holds, or None and why not."""
+    if len(parts) < 3 or not re.fullmatch(r"trial_\d+", parts[-1]):
+        return None, "not a trial_<n> folder"
+    if not re.fullmatch(r"study_\d+", parts[-3]):
+        return None, "not in a study_<k>/<workload>_<framework> folder"
+    workload = split_workload_folder(parts[-2])
+    if workload is None or workload not in workloads:
+        return None, f"{parts[-2]!r} is not <workload>_<framework> for a workload of these rules"
+    above = parts[:-3]
+    found_ruleset = next((RULESET_FOLDERS[p] for p in reversed(above) if p in RULESET_FOLDERS),
+                         None)
+    chosen_ruleset = ruleset or found_ruleset
+    chosen_submission = submission or (above[-1] if above and above[-1] not in RULESET_FOLDERS
+                                       else None)
+    if chosen_ruleset is None or chosen_submission is None:
+        return None, "cannot tell the ruleset and submission from the path (pass them)"
+    return TrialFolder(Path(*parts), chosen_ruleset, chosen_submission, workload,
+                       int(parts[-3].split("_")[1]), int(parts[-1].split("_")[1])), ""
+
+
+def find_trials(logs: Path, workloads, ruleset: str | None = None,
+                submission: str | None = None) -> tuple[list[TrialFolder], list[str]]:
+    """(trials, skipped folders) for every eval_measurements.csv under `logs`."""
+    trials, skipped = [], []
+    for folder, _, files in os.walk(logs):
+        if MEASUREMENTS not in files:
+            continue
+        parts = Path(folder).relative_to(logs).parts
+        trial, why = classify(parts, workloads, ruleset, submission)
+        if trial is None:
+            skipped.append(f"{Path(*parts) if parts else '.'}: {why}")
+        else:
+            trials.append(trial)
+    trials.sort(key=lambda t: t.path.parts)
+    return trials, sorted(skipped)
 
 
 def _number(text: str) -> float:
     try:
         return float(text)
-    except (TypeError, ValueError):
+    except ValueError:
         return math.nan
 
 
 def read_eval_csv(path: Path) -> list[dict[str, float]]:
+    """The evaluations of one trial: per row, step, submission time and every split's metrics."""
     with path.open(newline="") as handle:
-        rows = [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)]
-    if not rows:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        rows = list(reader)
+    if not header or not rows:
         raise RecordError(f"{path} holds no evaluations")
     for column in ("global_step", "accumulated_submission_time"):
-        if column not in rows[0]:
-            raise RecordError(f"{path} has no {column} column; is it an AlgoPerf eval_measurements.csv?")
-    return rows
+        if column not in header:
+            raise RecordError(f"{path} has no {column} column; is it an AlgoPerf {MEASUREMENTS}?")
+    step, time = header.index("global_step"), header.index("accumulated_submission_time")
+    metrics = [(i, name) for i, name in enumerate(header)
+               if name.startswith(("validation/", "test/", "train/"))]
+    evals = []
+    for row in rows:
+        entry = {"step": int(float(row[step])), "submission_time": _number(row[time])}
+        entry.update({name: _number(row[i]) for i, name in metrics if i < len(row)})
+        evals.append(entry)
+    return evals
 
 
 def _read_json(path: Path) -> dict:
-    if not path.exists():
-        return {}
     try:
         return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
     except json.JSONDecodeError as error:
         raise RecordError(f"{path} is not valid JSON: {error}") from None
 
 
-def _split_workload_folder(folder: str) -> str:
-    for framework in FRAMEWORKS:
-        if folder.endswith("_" + framework):
-            return folder[: -len(framework) - 1]
-    return folder
-
-
-def trial_record(trial_dir: Path, ruleset: str, submission: str, study: int) -> dict:
-    """One bench record from one AlgoPerf trial folder."""
-    rows = read_eval_csv(trial_dir / "eval_measurements.csv")
-    meta = _read_json(trial_dir / "meta_data_0.json")
-    hparams = _read_json(trial_dir / "hparams.json")
-    workload = _split_workload_folder(trial_dir.parent.name)
-    match = re.fullmatch(r"trial_(\d+)", trial_dir.name)
-    trial = int(match.group(1)) if match else 0
-
-    known = ALGOPERF_TARGETS.get(workload)
-    metric = meta.get("workload.target_metric_name") or (known[0] if known else None)
-    target = meta.get("workload.validation_target_value", known[1] if known else None)
-    if metric is None or target is None:
-        raise RecordError(
-            f"{trial_dir}: unknown AlgoPerf workload {workload!r} and no target in its meta data"
-        )
-    step_hint = meta.get("workload.step_hint", known[2] if known else None)
-    higher = higher_is_better(metric)
-    key = f"validation/{metric}"
-
-    evals, hit_row = [], None
-    for row in rows:
-        entry = {"step": int(row["global_step"]), "submission_time": row["accumulated_submission_time"]}
-        entry.update({k: v for k, v in row.items() if k.startswith(("validation/", "test/", "train/"))})
-        evals.append(entry)
+def first_hit(evals: list[dict], workload: rules_module.WorkloadRules) -> int | None:
+    """Index of the first evaluation meeting the validation target, None when none does."""
+    key = f"validation/{workload.target_metric}"
+    target = workload.validation_target
+    for index, row in enumerate(evals):
         value = row.get(key, math.nan)
-        if hit_row is None and math.isfinite(value) and (value >= target if higher else value <= target):
-            hit_row = entry
-    last = evals[-1]
+        if value >= target if workload.higher_is_better else value <= target:
+            return index  # NaN compares false either way
+    return None
+
+
+def trial_record(logs: Path, found: TrialFolder, rules: rules_module.Rules) -> dict:
+    """One bench record from one AlgoPerf trial folder, under `rules`."""
+    trial_dir = logs / found.path
+    evals = read_eval_csv(trial_dir / MEASUREMENTS)
+    meta = _read_json(trial_dir / "meta_data_0.json")
+    workload = rules.workload(found.workload)
+    hit = first_hit(evals, workload)
+    hit_row, last = (evals[hit] if hit is not None else None), evals[-1]
     if hit_row is not None:
         outcome, message = "hit", ""
     elif not math.isfinite(last.get("validation/loss", 0.0)):
         outcome, message = "diverged", "validation loss not finite (imported from AlgoPerf)"
     else:
         outcome, message = "budget", "target not reached (imported from AlgoPerf)"
-
     machine = meta.get("gpu_model_name") or meta.get("cpu_model_name") or "unknown"
     count = meta.get("gpu_count") or meta.get("cpu_count") or 0
     fingerprint = hashlib.sha256(f"algoperf|{machine}|{count}".encode()).hexdigest()[:12]
-    source = (trial_dir / "eval_measurements.csv").read_bytes()
-    return Record.from_dict({
+    return {
         "schema_version": SCHEMA_VERSION,
-        "ruleset": ruleset, "submission": submission, "workload": workload,
-        "study": study, "trial": trial,
+        **dataclasses.asdict(TrialId(found.ruleset, found.submission, found.workload,
+                                     found.study, found.trial)),
+        "rules": rules.version,
         "outcome": outcome, "message": message,
         "time_to_target": hit_row["submission_time"] if hit_row else None,
         "steps_to_target": hit_row["step"] if hit_row else None,
+        "evals_to_target": hit + 1 if hit is not None else None,
         "seed": meta.get("rng_seed"),
-        "hparams": hparams,
+        "hparams": _read_json(trial_dir / "hparams.json"),
         "batch_size": meta.get("workload.batch_size"),
-        "protocol": {"max_runtime": meta.get("workload.max_allowed_runtime_sec")},
+        "protocol": {"max_runtime": workload.max_runtime},
         "steps": last["step"],
         "submission_time": last["submission_time"],
-        "eval_time": rows[-1].get("accumulated_eval_time", math.nan),
+        "eval_time": None,
         "compile_time": None,
-        "compile_time_counted": True,  # AlgoPerf counts compilation as submission time
-        "wall_time": rows[-1].get("total_duration", math.nan),
+        "compile_time_counted": rules.timing.compile_counts,
+        "wall_time": None,
         "evals": evals,
         "train_curve": {},
         "workload_spec": {
-            "name": workload, "tier": "full", "target_metric": metric,
-            "validation_target": target, "higher_is_better": higher, "step_hint": step_hint,
-            "variant_of": base_workload(workload),
+            "name": found.workload, "tier": rules.tier, "target_metric": workload.target_metric,
+            "validation_target": workload.validation_target, "test_target": workload.test_target,
+            "higher_is_better": workload.higher_is_better, "step_hint": workload.step_hint,
+            "max_runtime": workload.max_runtime, "variant_of": workload.variant_of,
         },
         "submission_path": None,
-        "submission_sha256": hashlib.sha256(json.dumps(hparams, sort_keys=True).encode()).hexdigest(),
+        "submission_sha256": None,
         "hardware": {"fingerprint": fingerprint, "device_kind": machine, "device_count": count},
         "versions": {"source": "algoperf"},
         "git_commit": meta.get("git_commit_hash"),
         "imported_from": str(trial_dir),
-    }, source=trial_dir)
-
-
-def find_trials(logs: Path, ruleset: str | None, submission: str | None):
-    """(trial_dir, ruleset, submission, study) for every eval_measurements.csv under `logs`."""
-    for csv_path in sorted(Path(logs).rglob("eval_measurements.csv")):
-        trial_dir = csv_path.parent
-        parts = trial_dir.relative_to(logs).parts
-        study = 0
-        study_parts = [p for p in parts if re.fullmatch(r"study_\d+", p)]
-        if study_parts:
-            study = int(study_parts[-1].split("_")[1])
-        found_ruleset = next((RULESET_FOLDERS[p] for p in parts if p in RULESET_FOLDERS), None)
-        found_submission = None
-        if found_ruleset is not None:
-            index = next(i for i, p in enumerate(parts) if p in RULESET_FOLDERS)
-            if index + 1 < len(parts) - 2:
-                found_submission = parts[index + 1]
-        chosen_ruleset = ruleset or found_ruleset
-        chosen_submission = submission or found_submission
-        if chosen_ruleset is None or chosen_submission is None:
-            raise RecordError(
-                f"{trial_dir}: cannot tell the ruleset and submission from the path; "
-                "pass --ruleset and --submission"
-            )
-        yield trial_dir, chosen_ruleset, chosen_submission, study
+    }
 
 
 def import_logs(logs: str | Path, results_dir: str | Path, ruleset: str | None = None,
-                submission: str | None = None) -> list[Path]:
+                submission: str | None = None, rules: str = DEFAULT_RULES) -> ImportResult:
     """Write a record for every AlgoPerf trial under `logs`; existing identical ones are kept."""
     logs = Path(logs)
     if not logs.is_dir():
         raise RecordError(f"no AlgoPerf logs directory at {logs}")
-    written = []
-    for trial_dir, rule, name, study in find_trials(logs, ruleset, submission):
-        record = trial_record(trial_dir, rule, name, study)
-        path = TrialId(rule, name, record["workload"], study, record["trial"]).path(results_dir)
+    rules_data = rules_module.load(rules)
+    if not rules_data.workloads:
+        raise RecordError(f"rules {rules} define no AlgoPerf workloads; choose an algoperf version")
+    trials, skipped = find_trials(logs, rules_data.workloads, ruleset, submission)
+    if not trials and not skipped:
+        raise RecordError(f"no {MEASUREMENTS} under {logs}")
+    result = ImportResult([], 0, skipped)
+    for found in trials:
+        trial_id = TrialId(found.ruleset, found.submission, found.workload, found.study,
+                           found.trial)
+        path = trial_id.path(results_dir)
         if path.exists():
-            if read_record(path).get("imported_from") == record["imported_from"]:
+            if read_record(path).get("imported_from") == str(logs / found.path):
+                result.kept += 1
                 continue
             raise RecordError(f"{path} already holds another trial; import into another --results-dir")
-        write_record(path, record)
-        written.append(path)
-    if not written and not any(True for _ in logs.rglob("eval_measurements.csv")):
-        raise RecordError(f"no eval_measurements.csv under {logs}")
-    return written
+        write_record(path, trial_record(logs, found, rules_data))
+        result.written.append(path)
+    return result
