@@ -18,8 +18,10 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from rich.console import Group
 from rich.table import Table
 
+from bench import rules as rules_module
 from bench import scoring
 from bench.scoring import Leaderboard
 
@@ -39,37 +41,52 @@ def format_ratio(value: float, time: float | None = None) -> str:
     return f">{scoring.TAU_MAX:g}" if time is not None and math.isfinite(time) else "inf"
 
 
+def cell(board: Leaderboard, submission: str, workload: str) -> str:
+    """A workload's median over studies and its ratio to the best, or why it counts as missed."""
+    entry = board.entries[submission].get(workload)
+    if entry is None:
+        return "-"
+    text = format_value(entry.median, board.measure)
+    reason = board.reasons.get(submission, {}).get(workload)
+    if not math.isfinite(entry.median):
+        return text
+    if reason:
+        return f"{text} ({reason})"
+    ratio = board.ratios[submission].get(workload)
+    return f"{text} ({ratio:.2f})" if ratio is not None else text
+
+
 def score_cell(board: Leaderboard, submission: str) -> str:
     low_high = board.intervals.get(submission)
     score = f"{board.scores[submission]:.3f}"
     return f"{score} [{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else score
 
 
-def rich_table(board: Leaderboard) -> Table:
-    """Submissions by score; per workload the median study time and the ratio to the best."""
-    table = Table(
-        title=f"Leaderboard ({board.ruleset} tuning, {board.measure} to target; "
-        "cells: median over studies (ratio to best))"
-    )
-    table.add_column("submission")
-    table.add_column("score [95% CI]", justify="right")
-    columns = board.workloads + sorted(board.variants)
-    for workload in columns:
-        label = workload if workload not in board.variants else f"{workload} (variant)"
-        table.add_column(label, justify="right")
+def _title(board: Leaderboard) -> str:
+    return f"{board.ruleset} tuning, {board.rules} rules, {board.measure} to target"
+
+
+def rich_table(board: Leaderboard) -> Group:
+    """Submissions by score with each base workload's cell; the held-out variants below."""
+    scores = Table(title=f"Leaderboard ({_title(board)}; cells: median over studies "
+                   "(ratio to best, or why it counts as missed))")
+    scores.add_column("submission")
+    scores.add_column("score [95% CI]" if board.intervals else "score", justify="right")
+    for workload in board.workloads:
+        scores.add_column(workload, justify="right")
     for submission in board.submissions:
-        cells = [submission, score_cell(board, submission)]
-        for workload in columns:
-            entry = board.entries[submission].get(workload)
-            if entry is None:
-                cells.append("-")
-                continue
-            text = format_value(entry.median, board.measure)
-            if workload in board.ratios[submission]:
-                text += f" ({format_ratio(board.ratios[submission][workload], entry.median)})"
-            cells.append(text)
-        table.add_row(*cells)
-    return table
+        scores.add_row(submission, score_cell(board, submission),
+                       *(cell(board, submission, w) for w in board.workloads))
+    if not board.variants:
+        return Group(scores)
+    variants = Table(title="Held-out variants (a miss, or a time over 4x the fastest among "
+                     "submissions that reached the base, costs the base)")
+    variants.add_column("submission")
+    for variant in sorted(board.variants):
+        variants.add_column(variant, justify="right")
+    for submission in board.submissions:
+        variants.add_row(submission, *(cell(board, submission, v) for v in sorted(board.variants)))
+    return Group(scores, variants)
 
 
 def leaderboard_rows(board: Leaderboard) -> list[dict]:
@@ -78,12 +95,14 @@ def leaderboard_rows(board: Leaderboard) -> list[dict]:
         for workload, entry in sorted(board.entries[submission].items()):
             rows.append({
                 "ruleset": board.ruleset,
+                "rules": board.rules,
                 "submission": submission,
                 "workload": workload,
                 "variant_of": board.variants.get(workload, ""),
                 "measure": board.measure,
                 "median": entry.median,
                 "ratio": board.ratios[submission].get(workload, ""),
+                "missed_because": board.reasons.get(submission, {}).get(workload, ""),
                 "studies": len(entry.study_values),
                 "studies_hit": sum(math.isfinite(v) for v in entry.study_values),
                 "trials": entry.trials,
@@ -93,57 +112,62 @@ def leaderboard_rows(board: Leaderboard) -> list[dict]:
     return rows
 
 
+def _markdown_table(board: Leaderboard, columns: list[str], with_score: bool) -> list[str]:
+    head = ["submission"] + (["score"] if with_score else [])
+    head += ["95% CI"] if with_score and board.intervals else []
+    lines = ["| " + " | ".join(head + columns) + " |", "|---" * (len(head) + len(columns)) + "|"]
+    for submission in board.submissions:
+        cells = [submission]
+        if with_score:
+            cells.append(f"{board.scores[submission]:.3f}")
+            if board.intervals:
+                low, high = board.intervals[submission]
+                cells.append(f"[{low:.3f}, {high:.3f}]")
+        cells += [cell(board, submission, w) for w in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(board: Leaderboard, command: str | None = None) -> str:
-    lines = [f"# Leaderboard: {board.ruleset} tuning, {board.measure} to target", ""]
+    lines = [f"# Leaderboard: {_title(board)}", ""]
     if command:
         lines += ["Produced by:", "", f"    {command}", ""]
+    interval = "; 95% bootstrap interval over studies" if board.intervals else ""
     lines += [
         f"Hardware fingerprints: {', '.join(board.hardware)}. Score: normalised area under the "
         "performance profile from tau = 1 to 4 (1 = fastest on every workload; a missed target "
-        "counts as infinite time); 95% bootstrap interval over studies.",
+        f"counts as infinite time){interval}.",
         "",
     ]
-    columns = board.workloads + sorted(board.variants)
-    lines.append("| submission | score | 95% CI | " + " | ".join(columns) + " |")
-    lines.append("|---" * (3 + len(columns)) + "|")
-    for submission in board.submissions:
-        low, high = board.intervals.get(submission, (math.nan, math.nan))
-        cells = []
-        for workload in columns:
-            entry = board.entries[submission].get(workload)
-            if entry is None:
-                cells.append("-")
-                continue
-            cell = format_value(entry.median, board.measure)
-            ratio = board.ratios[submission].get(workload)
-            if ratio is not None:
-                cell += f" ({format_ratio(ratio, entry.median)})"
-            cells.append(cell)
-        lines.append(
-            f"| {submission} | {board.scores[submission]:.3f} | [{low:.3f}, {high:.3f}] | "
-            + " | ".join(cells) + " |"
-        )
-    lines += ["", "Cells: median over studies of each study's fastest trial to target "
-              "(ratio to the best submission)."]
+    lines += _markdown_table(board, board.workloads, with_score=True)
+    lines += ["", "Cells: median over studies of each study's chosen trial to target "
+              "(ratio to the best submission, or why the workload counts as missed)."]
+    if board.variants:
+        lines += ["", "## Held-out variants", "",
+                  "A missed variant, or one over 4x the fastest time on it among the submissions "
+                  "that reached its base, makes the base count as missed.", ""]
+        lines += _markdown_table(board, sorted(board.variants), with_score=False)
     if board.warnings:
         lines += ["", "Warnings:", ""] + [f"- {warning}" for warning in board.warnings]
     return "\n".join(lines) + "\n"
 
 
-def study_values(records: Iterable[Mapping], ruleset: str) -> dict:
+def study_values(records: Iterable[Mapping], ruleset: str, rules: str | None = None) -> dict:
     """submission -> workload -> {"time": [...], "steps": [...]} per study (null = missed).
 
     Kept in leaderboard.json so that a later run (a CI job scoring a new submission) can be
     ranked against this leaderboard without its records, by time on the same hardware or by
     steps elsewhere.
     """
-    records = [r for r in records if r["ruleset"] == ruleset]
+    records = [r for r in records if r["ruleset"] == ruleset
+               and (rules is None or scoring.record_rules(r) == rules)]
+    choice = rules_module.load(rules).scoring.trial_choice if rules else "fastest"
     out: dict = {}
     for measure in ("time", "steps"):
-        for submission, row in scoring.study_table(records, measure).items():
+        for submission, row in scoring.study_table(records, measure, choice).items():
             for workload, entry in row.items():
-                cell = out.setdefault(submission, {}).setdefault(workload, {})
-                cell[measure] = [_json_number(v) for v in entry.study_values]
+                slot = out.setdefault(submission, {}).setdefault(workload, {})
+                slot[measure] = [_json_number(v) for v in entry.study_values]
     return out
 
 
@@ -177,24 +201,27 @@ def write_leaderboard(
     path = out / "leaderboard.json"
     data = {
         "ruleset": board.ruleset,
+        "rules": board.rules,
         "measure": board.measure,
         "command": command,
         "hardware": board.hardware,
         "workloads": board.workloads,
         "variants": board.variants,
+        "reasons": board.reasons,
         "scores": board.scores,
         "intervals": {s: list(v) for s, v in board.intervals.items()},
         "taus": board.taus.tolist(),
         "profiles": {s: p.tolist() for s, p in board.profiles.items()},
         "rows": [{k: _json_number(v) for k, v in row.items()} for row in rows],
         "warnings": board.warnings,
-        "studies": study_values(records, board.ruleset),
+        "studies": study_values(records, board.ruleset, board.rules),
     }
     path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     written.append(path)
 
     written += plot_profiles(board, out)
-    written += plot_curves(list(records), out, ruleset=board.ruleset)
+    written += plot_curves([r for r in records if scoring.record_rules(r) == board.rules], out,
+                           ruleset=board.ruleset, workloads=board.workloads + sorted(board.variants))
     return written
 
 
@@ -207,21 +234,41 @@ def _pyplot():
     return plt
 
 
+LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def submission_styles(names: list[str]) -> dict[str, dict]:
+    """A colour and line style per submission, distinct for up to 20 and rarely repeated after.
+
+    Colours come from matplotlib's tab20 in the order of its ten dark hues, then the ten light
+    ones; line styles cycle over four, so two submissions sharing a hue differ in style.
+    """
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab20"]
+    styles = {}
+    for index, name in enumerate(names):
+        hue = (2 * index) % 20 + (index // 10) % 2
+        styles[name] = {"color": palette(hue), "linestyle": LINE_STYLES[index % len(LINE_STYLES)]}
+    return styles
+
+
 def plot_profiles(board: Leaderboard, out_dir: Path) -> list[Path]:
+    """rho(tau) of every submission; the legend, in score order, sits right of the axes."""
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    styles = submission_styles(board.submissions)
     for submission in board.submissions:
-        axis.step(board.taus, board.profiles[submission], where="post",
-                  label=f"{submission} ({board.scores[submission]:.3f})")
+        axis.step(board.taus, board.profiles[submission], where="post", linewidth=1.6,
+                  label=f"{submission} ({board.scores[submission]:.3f})", **styles[submission])
     axis.set_xlabel(f"tau (ratio to the fastest, by {board.measure})")
     axis.set_ylabel("fraction of workloads within tau")
     axis.set_ylim(-0.02, 1.02)
-    axis.set_title(f"Performance profiles, {board.ruleset} tuning")
-    axis.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
+    axis.set_title(f"Performance profiles, {board.ruleset} tuning ({board.rules})")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
     paths = [out_dir / "performance_profile.png", out_dir / "performance_profile.svg"]
     for path in paths:
-        figure.savefig(path)
+        figure.savefig(path, bbox_inches="tight")
     plt.close(figure)
     return paths
 
@@ -244,28 +291,30 @@ def curve_limits(records: list[Mapping], spec: Mapping) -> tuple[float, float] |
     return max(0.0, low), min(1.0, target + 0.05)
 
 
-def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = None) -> list[Path]:
+def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = None,
+                workloads: Iterable[str] | None = None) -> list[Path]:
     """Per workload, validation metric against submission time for every trial."""
     plt = _pyplot()
+    keep = set(workloads) if workloads is not None else None
     by_workload: dict[str, list[Mapping]] = {}
     for record in records:
-        if ruleset is None or record["ruleset"] == ruleset:
+        if (ruleset is None or record["ruleset"] == ruleset) and (
+                keep is None or record["workload"] in keep):
             by_workload.setdefault(record["workload"], []).append(record)
     paths = []
     for workload, group in sorted(by_workload.items()):
         spec = group[0]["workload_spec"]
         key = f"validation/{spec['target_metric']}"
-        submissions = sorted({r["submission"] for r in group})
-        colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(submissions)}
-        figure, axis = plt.subplots(figsize=(6, 4))
+        styles = submission_styles(sorted({r["submission"] for r in group}))
+        figure, axis = plt.subplots(figsize=(7, 4.5))
         for record in group:
             points = [(row["submission_time"], row[key]) for row in record["evals"] if key in row]
             if not points:
                 continue
             xs, ys = zip(*points)
-            axis.plot(xs, ys, color=colours[record["submission"]], alpha=0.6, linewidth=1)
-        for submission in submissions:
-            axis.plot([], [], color=colours[submission], label=submission)
+            axis.plot(xs, ys, alpha=0.6, linewidth=1, **styles[record["submission"]])
+        for submission, style in styles.items():
+            axis.plot([], [], label=submission, **style)
         axis.axhline(spec["validation_target"], color="black", linestyle="--", linewidth=1,
                      label="target")
         limits = curve_limits(group, spec)
@@ -274,10 +323,9 @@ def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = Non
         axis.set_xlabel("submission time (s)")
         axis.set_ylabel(key)
         axis.set_title(f"{workload}: every trial")
-        axis.legend(fontsize="small")
-        figure.tight_layout()
+        axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
         path = out_dir / f"curves_{workload}.png"
-        figure.savefig(path)
+        figure.savefig(path, bbox_inches="tight")
         plt.close(figure)
         paths.append(path)
     return paths

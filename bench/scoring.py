@@ -256,13 +256,16 @@ def bootstrap_intervals(
     """Percentile intervals of each submission's score under resampled studies."""
     rng = np.random.default_rng(seed)
     drawn = collections.defaultdict(list)
-    keys = [(s, w) for s in sorted(entries) for w in sorted(entries[s])]
-    for _ in range(samples):
-        medians = collections.defaultdict(dict)
-        for submission, workload in keys:
+    resampled = {}  # (submission, workload) -> the median of each bootstrap sample
+    for submission in sorted(entries):
+        for workload in sorted(entries[submission]):
             values = np.asarray(entries[submission][workload].study_values)
-            pick = values[rng.integers(0, len(values), len(values))]
-            medians[submission][workload] = float(np.median(pick))
+            picks = values[rng.integers(0, len(values), (samples, len(values)))]
+            resampled[submission, workload] = np.median(picks, axis=1)
+    for index in range(samples):
+        medians = collections.defaultdict(dict)
+        for (submission, workload), values in resampled.items():
+            medians[submission][workload] = float(values[index])
         scores = score_medians(medians, bases, variants, rules)[-1]
         for submission, score in scores.items():
             drawn[submission].append(score)

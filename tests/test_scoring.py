@@ -128,9 +128,9 @@ def test_bootstrap_is_deterministic_by_seed_and_brackets_the_score():
     for study, (a, b) in enumerate([(10, 12), (14, 11), (9, 30), (11, 10), (12, 13)]):
         records += [record("A", "w1", study, a), record("B", "w1", study, b),
                     record("A", "w2", study, 20.0), record("B", "w2", study, 25.0)]
-    first = scoring.score(records, bootstrap_samples=200, seed=1)
-    again = scoring.score(records, bootstrap_samples=200, seed=1)
-    other = scoring.score(records, bootstrap_samples=200, seed=2)
+    first = scoring.score(records, bootstrap_samples=20, seed=1)
+    again = scoring.score(records, bootstrap_samples=20, seed=1)
+    other = scoring.score(records, bootstrap_samples=20, seed=2)
     assert first.intervals == again.intervals
     assert first.intervals != other.intervals
     for s in ("A", "B"):
