@@ -220,7 +220,8 @@ def import_logs(logs: str | Path, results_dir: str | Path, ruleset: str | None =
         raise RecordError(f"no AlgoPerf logs directory at {logs}")
     rules_data = rules_module.load(rules)
     if not rules_data.workloads:
-        raise RecordError(f"rules {rules} define no AlgoPerf workloads; choose an algoperf version")
+        raise rules_module.RulesError(
+            f"rules {rules} define no AlgoPerf workloads; choose an algoperf version")
     trials, skipped = find_trials(logs, rules_data.workloads, ruleset, submission)
     if not trials and not skipped:
         raise RecordError(f"no {MEASUREMENTS} under {logs}")

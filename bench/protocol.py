@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import jax
 
+from bench.rules import DEFAULT_VERSION as DEFAULT_RULES_VERSION
+
 
 class Outcome(str, enum.Enum):
     HIT = "hit"
@@ -47,6 +49,9 @@ class ProtocolSettings:
     # Evaluate every this many steps instead of every eval_period seconds: the evaluation steps,
     # hence steps-to-target, then do not depend on the machine's speed (determinism checks).
     eval_every_steps: int | None = None
+    # The rules version (bench.rules) whose step hints, budgets and targets the trial runs under;
+    # its name goes into the record, and scoring never mixes versions.
+    rules: str = DEFAULT_RULES_VERSION
 
     def resolve(self, spec) -> "ProtocolSettings":
         """Fill the defaults from a `WorkloadSpec` and apply the budget multiplier."""

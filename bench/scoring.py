@@ -305,8 +305,9 @@ def _source_warnings(records: list[Mapping]) -> list[str]:
 
 
 def record_rules(record: Mapping) -> str:
-    """The rules version a record was run or imported under."""
-    return record.get("rules") or rules_module.DEFAULT_VERSION
+    """The rules version a record was run or imported under (also kept in its protocol)."""
+    protocol = record.get("protocol") or {}
+    return record.get("rules") or protocol.get("rules") or rules_module.DEFAULT_VERSION
 
 
 def _choose(found: list[str], chosen: str | None, what: str, option: str) -> str:

@@ -21,6 +21,7 @@ from bench.cli.display import console
 from bench.trial.files import HarnessError
 from bench.trial.record import RecordError
 from bench.registry import UnknownNameError
+from bench.rules import RulesError
 from bench.search_space import SearchSpaceError
 from bench.submission import HparamsError, SubmissionError
 from workloads import DatasetNotPreparedError
@@ -36,6 +37,7 @@ USER_ERRORS = (
     HarnessError,
     SearchSpaceError,
     scoring.ScoringError,
+    RulesError,
     refine.RefineError,
     sensitivity.SensitivityError,
     predict.PredictError,

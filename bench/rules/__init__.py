@@ -20,6 +20,7 @@ spec as its module defines it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tomllib
 from collections.abc import Mapping
@@ -147,6 +148,20 @@ def from_dict(data: dict) -> Rules:
         scoring=ScoringRules(**scoring),
         timing=TimingRules(**data["timing"]),
     )
+
+
+def with_rules(workload, version: str):
+    """`workload` under rules `version`: a shallow copy whose spec is `apply(rules, spec)`.
+
+    The same object when the version leaves specs as they are (the original is never changed).
+    """
+    rules = load(version)
+    spec = apply(rules, workload.spec)
+    if spec == workload.spec:
+        return workload
+    changed = copy.copy(workload)
+    changed.spec = spec
+    return changed
 
 
 def apply(rules: Rules, spec):
