@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-kill test-slow test-parity test-browser test-slurm bench-perf lint install clean
+.PHONY: run test test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
 
 $(BIN)/bench: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test-slow: install  ## slow checks: every submission reaches the mnist1d target 
 
 test-kill: install  ## kill a real bench study 20 times at random points: nothing lost, no trial trained twice at once (2-4 minutes)
 	$(BIN)/python -m pytest -m kill tests/test_random_kill.py
+
+test-algoperf-logs: install  ## the published AlgoPerf v0.5/v0.6 scores from their logs (LOGS=.../previous_leaderboards)
+	ALGOPERF_LOGS=$(LOGS) $(BIN)/python -m pytest -m slow tests/test_algoperf_logs.py
 
 test-parity: install  ## learning-rate-free optimizers against the authors' PyTorch packages (installs torch)
 	$(BIN)/pip install --quiet -e '.[parity]'
