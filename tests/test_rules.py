@@ -5,9 +5,12 @@ import dataclasses
 import pytest
 from click.testing import CliRunner
 
-from bench import registry, rules, scoring
+from bench import api, registry, rules, scoring
 from bench.cli import main
+from bench.protocol import ProtocolSettings
 from bench.records import TrialId, write_record
+from bench.submission import load_submission
+from tests.conftest import TinyRegression
 from tests.test_scoring import record
 
 # AlgoPerf's names (algorithmic-efficiency algoperf/workloads/workloads.py, v0.5.0 and main)
@@ -114,3 +117,20 @@ def test_the_version_is_read_from_the_protocol_when_the_field_is_missing():
     old = {"protocol": {"rules": "algoperf-v0.5"}}
     assert scoring.record_rules(old) == "algoperf-v0.5"
     assert scoring.record_rules({}) == "cpu-v1"
+
+
+def test_a_trial_records_its_rules_version(tmp_path, sgd_path):
+    settings = ProtocolSettings(max_steps=2, eval_period=1e6)
+    outcome = api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path,
+                      settings=settings)
+    assert outcome.record["rules"] == "cpu-v1" == scoring.record_rules(outcome.record)
+    with pytest.raises(rules.RulesError, match="'tiny' is not part of rules algoperf-v0.5"):
+        api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path / "other",
+                settings=dataclasses.replace(settings, rules="algoperf-v0.5"))
+
+
+def test_cli_run_refuses_a_workload_outside_the_rules():
+    result = CliRunner().invoke(main, ["run", "-w", "mnist1d", "-s", "nadamw",
+                                       "--rules", "algoperf-v0.5"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "'mnist1d' is not part of rules algoperf-v0.5" in result.output
