@@ -21,8 +21,8 @@ AlgoPerf's scorer does), time-to-target the accumulated submission time there an
 `evals_to_target` the number of evaluations up to it; `budget` otherwise (`diverged` when the last
 validation loss is not finite). The hardware fingerprint is derived from the GPU (or CPU) model
 and count, so imported times are only ranked against records from the same kind of machine.
-Imported records carry no source hash (the logs hold no code): trials of one submission differ in
-their hyperparameters, not in their source.
+The logs hold no code, so an imported record's source hash is that of its submission's name: the
+trials of one submission differ in their hyperparameters, not in their source.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 
 from bench import rules as rules_module
-from bench.records import SCHEMA_VERSION, RecordError, TrialId, read_record, write_record
+from bench.trial.record import SCHEMA_VERSION, Record, RecordError, TrialId, read_record, write_record
 
 RULESET_FOLDERS = {"external_tuning": "external", "self_tuning": "self",
                    "external": "external", "self": "self"}
@@ -130,7 +130,8 @@ def read_eval_csv(path: Path) -> list[dict[str, float]]:
             raise RecordError(f"{path} has no {column} column; is it an AlgoPerf {MEASUREMENTS}?")
     step, time = header.index("global_step"), header.index("accumulated_submission_time")
     metrics = [(i, name) for i, name in enumerate(header)
-               if name.startswith(("validation/", "test/", "train/"))]
+               if name.startswith(("validation/", "test/", "train/"))
+               or name in ("accumulated_eval_time", "total_duration")]
     evals = []
     for row in rows:
         entry = {"step": int(float(row[step])), "submission_time": _number(row[time])}
@@ -176,7 +177,7 @@ def trial_record(logs: Path, found: TrialFolder, rules: rules_module.Rules) -> d
     machine = meta.get("gpu_model_name") or meta.get("cpu_model_name") or "unknown"
     count = meta.get("gpu_count") or meta.get("cpu_count") or 0
     fingerprint = hashlib.sha256(f"algoperf|{machine}|{count}".encode()).hexdigest()[:12]
-    return {
+    return Record.from_dict({
         "schema_version": SCHEMA_VERSION,
         **dataclasses.asdict(TrialId(found.ruleset, found.submission, found.workload,
                                      found.study, found.trial)),
@@ -191,10 +192,10 @@ def trial_record(logs: Path, found: TrialFolder, rules: rules_module.Rules) -> d
         "protocol": {"max_runtime": workload.max_runtime},
         "steps": last["step"],
         "submission_time": last["submission_time"],
-        "eval_time": None,
+        "eval_time": last.get("accumulated_eval_time", math.nan),
         "compile_time": None,
         "compile_time_counted": rules.timing.compile_counts,
-        "wall_time": None,
+        "wall_time": last.get("total_duration", math.nan),
         "evals": evals,
         "train_curve": {},
         "workload_spec": {
@@ -204,12 +205,12 @@ def trial_record(logs: Path, found: TrialFolder, rules: rules_module.Rules) -> d
             "max_runtime": workload.max_runtime, "variant_of": workload.variant_of,
         },
         "submission_path": None,
-        "submission_sha256": None,
+        "submission_sha256": hashlib.sha256(f"algoperf|{found.submission}".encode()).hexdigest(),
         "hardware": {"fingerprint": fingerprint, "device_kind": machine, "device_count": count},
         "versions": {"source": "algoperf"},
         "git_commit": meta.get("git_commit_hash"),
         "imported_from": str(trial_dir),
-    }
+    }, source=trial_dir)
 
 
 def import_logs(logs: str | Path, results_dir: str | Path, ruleset: str | None = None,

@@ -14,7 +14,7 @@ import pytest
 
 from bench import scoring
 from bench.algoperf_import import import_logs
-from bench.records import load_records
+from bench.trial.record import load_records
 
 LOGS = os.environ.get("ALGOPERF_LOGS")
 PUBLISHED = {
@@ -45,7 +45,7 @@ def records(tmp_path_factory):
     for version, folder in FOLDERS.items():
         results = tmp_path_factory.mktemp(version)
         import_logs(Path(LOGS) / folder, results, rules=version)
-        imported[version] = load_records([results])
+        imported[version] = load_records([results])[0]
     return imported
 
 

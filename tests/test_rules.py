@@ -8,10 +8,11 @@ from click.testing import CliRunner
 from bench import api, registry, rules, scoring
 from bench.cli import main
 from bench.protocol import ProtocolSettings
-from bench.records import TrialId, write_record
+from bench.trial.record import TrialId, write_record
 from bench.submission import load_submission
 from tests.conftest import TinyRegression
 from tests.test_scoring import record
+from tests.test_trial_record import complete_record
 
 # AlgoPerf's names (algorithmic-efficiency algoperf/workloads/workloads.py, v0.5.0 and main)
 BASES = ["criteo1tb", "fastmri", "imagenet_resnet", "imagenet_vit", "librispeech_conformer",
@@ -107,7 +108,7 @@ def test_records_of_several_versions_are_not_scored_together(tmp_path):
     assert board.workloads == BASES and board.scores["B"] == pytest.approx(1 / 8)
     for index, rec in enumerate(records):
         write_record(TrialId("external", rec["submission"], rec["workload"], 0, index)
-                     .path(tmp_path), rec)
+                     .path(tmp_path), complete_record(rec))
     result = CliRunner().invoke(main, ["score", str(tmp_path), "--bootstrap", "0"])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "several rules versions" in result.output

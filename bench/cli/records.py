@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from bench import api, compare as compare_module, reporting, scoring, tuning
+from bench import rules as rules_module
 from bench.cli.display import console
 from bench.cli.output import print_json, print_table
 from bench.cli.errors import user_errors
@@ -20,6 +21,8 @@ from bench.trial.record import load_records
 @click.argument("results", nargs=-1, type=click.Path(exists=True))
 @click.option("--ruleset", type=click.Choice(tuning.RULESETS + ("single",)),
               help="Ruleset to score (required when the records hold several).")
+@click.option("--rules", "rules_version", type=click.Choice(rules_module.versions()),
+              help="Rules version to score (required when the records hold several).")
 @click.option("--measure", type=click.Choice(scoring.MEASURES), default="time", show_default=True,
               help="Rank by submission time or by steps to the target.")
 @click.option("--mixed-hardware", is_flag=True,
@@ -34,18 +37,19 @@ from bench.trial.record import load_records
               help="List the files that are not valid records and score the rest (default: "
                    "refuse, naming every one).")
 @user_errors
-def score(results, ruleset, measure, mixed_hardware, out_dir, bootstrap, seed, as_json,
-          skip_invalid):
+def score(results, ruleset, rules_version, measure, mixed_hardware, out_dir, bootstrap, seed,
+          as_json, skip_invalid):
     """Score the records under RESULTS (directories or record files; default: results/).
 
-    Per workload: the median over studies of each study's fastest trial to target; ratios to the
-    best submission; the performance profile and the benchmark score (area under it from 1 to 4).
+    Under the rules version the records name (never several at once): per workload the median
+    over studies of each study's chosen trial to target; ratios to the best submission; the
+    performance profile and the benchmark score (area under it from 1 to 4).
     """
     results = results or (api.DEFAULT_RESULTS_DIR,)
     records, problems = load_records(results, skip_invalid=skip_invalid)
     for _, problem in problems:  # on stderr: --json keeps stdout for the leaderboard
         click.echo(f"skipped invalid {problem}", err=True)
-    board = scoring.score(records, ruleset=ruleset, measure=measure,
+    board = scoring.score(records, ruleset=ruleset, rules=rules_version, measure=measure,
                           mixed_hardware=mixed_hardware, bootstrap_samples=bootstrap, seed=seed)
     out = out_dir or f"{results[0]}/leaderboard/{board.ruleset}"
     command = "bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
@@ -96,20 +100,28 @@ def compare(a, b, measure, as_json):
 @click.argument("logs", type=click.Path(exists=True, file_okay=False))
 @click.option("--results-dir", default=api.DEFAULT_RESULTS_DIR, show_default=True,
               type=click.Path(file_okay=False), help="Where the imported records go.")
+@click.option("--rules", "rules_version", default="algoperf-v0.6", show_default=True,
+              type=click.Choice(rules_module.versions()),
+              help="Rules version the logs were run under (its workloads and targets apply).")
 @click.option("--ruleset", type=click.Choice(tuning.RULESETS),
               help="Ruleset, when the log folders do not say (external_tuning/self_tuning).")
 @click.option("--submission", help="Submission name, when the log folders do not say.")
 @user_errors
-def import_algoperf(logs, results_dir, ruleset, submission):
+def import_algoperf(logs, results_dir, rules_version, ruleset, submission):
     """Import AlgoPerf experiment logs (eval_measurements.csv per trial) as bench records.
 
     Expects LOGS/<ruleset>_tuning/<submission>/study_<k>/<workload>_<framework>/trial_<n>/.
-    The records can then be scored and compared like any others.
+    Other folders holding measurements are listed and skipped. The records can then be scored
+    and compared like any others.
     """
     from bench.algoperf_import import import_logs
 
-    written = import_logs(logs, results_dir, ruleset=ruleset, submission=submission)
-    console.print(f"imported {len(written)} trial(s) into {results_dir}")
+    result = import_logs(logs, results_dir, ruleset=ruleset, submission=submission,
+                         rules=rules_version)
+    for skipped in result.skipped:
+        click.echo(f"skipped {skipped}")
+    click.echo(f"imported {len(result.written)} trial(s) into {results_dir} under {rules_version} "
+               f"({result.kept} already there, {len(result.skipped)} folder(s) skipped)")
 
 
 def compared_row(row) -> dict:

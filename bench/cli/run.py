@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bench import api, registry, results
+from bench import rules as rules_module
 from bench.cli.display import RunDisplay, console, print_run_summary
 from bench.cli.errors import user_errors
 from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
@@ -74,6 +75,9 @@ class TrialNumber(click.ParamType):
 @click.option(
     "--max-steps", type=click.IntRange(min=1), help="Also stop after this many steps (quick checks)."
 )
+@click.option("--rules", "rules_version", type=click.Choice(rules_module.versions()),
+              default=rules_module.DEFAULT_VERSION, show_default=True,
+              help="Rules version whose step hint, budget and targets the trial runs under.")
 @click.option("--data-dir", type=click.Path(), help="Prepared tensorflow-datasets directory (full tier).")
 @click.option("--force", is_flag=True, help="Run again even if a record exists (the old one is kept aside).")
 @click.option("--checkpoint-every", default=60.0, show_default=True,
@@ -84,8 +88,8 @@ class TrialNumber(click.ParamType):
 @fake_data_options
 @user_errors
 def run(workload, submission, hparams_file, assignments, seed, study, trial, results_dir,
-        max_runtime, eval_period, max_steps, data_dir, force, checkpoint_every, as_json,
-        fake_data, model_size):
+        max_runtime, eval_period, max_steps, rules_version, data_dir, force, checkpoint_every,
+        as_json, fake_data, model_size):
     """Run one trial: train SUBMISSION on WORKLOAD until the target or the budget.
 
     The record goes to RESULTS_DIR/single/<submission>/<workload>/study_<k>/trial_<n>.json.
@@ -94,8 +98,10 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     when the trial ends in `error`.
     """
     overrides = hparam_overrides(hparams_file, assignments)
-    settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period, max_steps=max_steps)
+    settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period,
+                                max_steps=max_steps, rules=rules_version)
     (workload,) = with_fake_data([registry.get_workload(workload)], fake_data, model_size, data_dir)
+    rules_module.apply(rules_module.load(rules_version), workload.spec)  # refuses one not in V
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
     if trial == "auto":
         submission = registry.get_submission(submission)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from bench import api, cluster, registry, tuning
+from bench import rules as rules_module
 from bench.cli.display import StudyDisplay, console
 from bench.cli.errors import UserError, user_errors
 from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
@@ -24,8 +25,11 @@ from bench.protocol import ProtocolSettings
               help="Tier whose workloads run when no --workload is given.")
 @click.option("--ruleset", type=click.Choice(tuning.RULESETS), default="external",
               show_default=True, help="external: quasi-random search; self: default point only.")
-@click.option("--studies", type=click.IntRange(min=1), default=tuning.DEFAULT_STUDIES,
-              show_default=True, help="Independent studies (their median is the workload time).")
+@click.option("--rules", "rules_version", type=click.Choice(rules_module.versions()),
+              default=rules_module.DEFAULT_VERSION, show_default=True,
+              help="Rules version: its studies, trials, budgets, step hints and targets.")
+@click.option("--studies", type=click.IntRange(min=1),
+              help="Independent studies, their median the workload time (default: the rules').")
 @click.option("--trials", type=click.IntRange(min=1),
               help="Trials per study (default 5 for external tuning; always 1 for self-tuning).")
 @click.option("--results-dir", type=click.Path(file_okay=False),
@@ -66,21 +70,29 @@ from bench.protocol import ProtocolSettings
                    "(repeatable).")
 @fake_data_options
 @user_errors
-def study(submission, workload_names, tier, ruleset, studies, trials, results_dir, max_runtime,
+def study(submission, workload_names, tier, ruleset, rules_version, studies, trials, results_dir,
+          max_runtime,
           max_steps, data_dir, isolate, jobs, trial_timeout, checkpoint_every, backend,
           slurm_partition, gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags,
           fake_data, model_size):
     """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
 
     Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
-    interrupted study resumes where it stopped. Score them with `bench score`.
+    interrupted study resumes where it stopped. Score them with `bench score`. Under --rules V the
+    trials get V's step hints, budgets (times its self-tuning factor) and targets, and their
+    records name V.
     """
+    rules = rules_module.load(rules_version)
+    studies = studies or rules.tuning[ruleset].studies
+    trials = trials or rules.tuning[ruleset].trials
     submission_obj = registry.get_submission(submission)
     if workload_names:
         workloads = [registry.get_workload(name) for name in workload_names]
     else:
         workloads = [w for w in registry.all_workloads().values() if w.spec.tier == tier]
     workloads = with_fake_data(workloads, fake_data, model_size, data_dir)
+    for workload in workloads:
+        rules_module.apply(rules, workload.spec)  # a workload the rules do not define: one line
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
     plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials)
     console.print(
@@ -98,8 +110,9 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
             tuning.run_study_on(
                 backend, submission_obj, workloads, slurm=slurm, isolate=isolate, jobs=jobs,
                 time_limit=trial_timeout, ruleset=ruleset, studies=studies, trials=trials,
-                results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime,
-                                                                   max_steps=max_steps),
+                results_dir=results_dir, settings=ProtocolSettings(
+                    max_runtime=max_runtime, max_steps=max_steps, rules=rules_version,
+                    budget_multiplier=rules.tuning[ruleset].budget_factor),
                 data_dir=data_dir, on_trial=display, checkpoint_every=checkpoint_every,
             )
     except (cluster.SubmissionRefused, cluster.BadSbatchFlag) as error:  # nothing was submitted

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.protocol import ProtocolSettings
+from bench.rules import with_rules
 from bench.trial import checkpoint as ckpt
 from bench.trial.files import HarnessError, check_writable
 from bench.trial.loop import CheckpointPlan, Progress, run_trial
@@ -153,6 +154,7 @@ def execute(
         plan = CheckpointPlan(trial_id.checkpoint_path(results_dir), checkpoint_every)
         if force and plan.path.exists():
             notes.append(set_aside_checkpoint(plan.path, "--force"))
+        workload = with_rules(workload, settings.rules)  # its step hint, budget and targets
         resolved = dataclasses.asdict(settings.resolve(workload.spec))
         notes += check_checkpoint(plan.path, point, seed, resolved)
         workload.load(data_dir)

@@ -35,6 +35,7 @@ import optax
 
 from bench import devices
 from bench.protocol import Outcome, ProtocolSettings, SubmissionClock
+from bench.rules import with_rules
 from bench.submission import Submission
 from bench.trial import checkpoint as ckpt
 from bench.trial.files import HarnessError
@@ -315,6 +316,7 @@ def run_trial(
     of the same hyperparameters, seed and settings with its submission time restored. A checkpoint
     that cannot be restored raises `CheckpointError`; one that cannot be written `HarnessError`.
     """
+    workload = with_rules(workload, settings.rules)
     settings = settings.resolve(workload.spec)
     wall_start = timer()
     result = TrialResult(

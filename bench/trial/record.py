@@ -37,6 +37,7 @@ from bench.trial.files import write_atomically
 if TYPE_CHECKING:  # the types only: this module loads no jax
     from bench.protocol import Outcome, ProtocolSettings
 
+DEFAULT_RULES = "cpu-v1"  # bench.rules.DEFAULT_VERSION, for records older than the field
 SCHEMA_VERSION = 1
 FINISHED_OUTCOMES = ("hit", "budget", "diverged", "error")
 Problem = tuple[Path, str]  # a record file that could not be read, and why
@@ -133,6 +134,7 @@ class Record(Mapping):
     resumed: int = 0
     finished_at: str | None = None
     imported_from: str | None = None  # the AlgoPerf log folder an imported record came from
+    rules: str = DEFAULT_RULES  # the rules version (bench.rules) it ran or was imported under
     extra: dict = dataclasses.field(default_factory=dict)  # fields a newer writer added
 
     def __post_init__(self):
@@ -205,6 +207,7 @@ class Record(Mapping):
             workload_sha256=workload_sha256(workload), resumed=result.resumed,
             hardware=environment.hardware(), versions=environment.versions(),
             git_commit=environment.git_commit(), finished_at=now.isoformat(timespec="seconds"),
+            rules=result.settings.rules,
         )
 
 
