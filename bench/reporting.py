@@ -36,10 +36,10 @@ def format_value(value: float, measure: str) -> str:
 
 
 def format_ratio(value: float, time: float | None = None) -> str:
-    """The ratio to the best; a hit more than tau_max times slower counts as infinite: '>4'."""
+    """The ratio to the best; a hit more than tau_max times slower counts as missed: 'over 4x'."""
     if math.isfinite(value):
         return f"{value:.2f}"
-    return f">{scoring.TAU_MAX:g}" if time is not None and math.isfinite(time) else "inf"
+    return f"over {scoring.TAU_MAX:g}x" if time is not None and math.isfinite(time) else "inf"
 
 
 def cell(board: Leaderboard, submission: str, workload: str) -> str:
