@@ -170,8 +170,11 @@ class PointList:
 
     @classmethod
     def from_list(cls, data: list) -> "PointList":
-        if not data or not all(isinstance(point, Mapping) for point in data):
-            raise SearchSpaceError("a list search space must be a non-empty list of JSON objects")
+        if not data:
+            raise SearchSpaceError("a search space must be a non-empty JSON object of name: "
+                                   "entry, or AlgoPerf's non-empty list of points")
+        if not all(isinstance(point, Mapping) and point for point in data):
+            raise SearchSpaceError("every point of a list search space must be a JSON object")
         names = set(data[0])
         for index, point in enumerate(data):
             if set(point) != names:
