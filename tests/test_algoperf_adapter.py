@@ -62,6 +62,7 @@ def test_spec_stand_in_has_algoperfs_names_and_values():
     assert spec.LossType.CTC_LOSS.value == 3
     assert spec.ShapeTuple((2, 3)).shape_tuple == (2, 3)
     assert jax_sharding_utils.get_batch_dim_sharding().spec == jax.sharding.PartitionSpec("batch")
+    assert jax.tree_map(lambda x: x + 1, {"a": 1}) == {"a": 2}  # v0.5 submissions call it
 
 
 def test_recognised_and_loaded_without_being_imported(tmp_path):

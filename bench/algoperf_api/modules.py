@@ -6,12 +6,17 @@
 before it imports a submission, so only in the process that runs the trial. The stand-ins are
 installed whether or not AlgoPerf is installed, so a trial does not depend on what else the
 environment holds.
+
+It also restores `jax.tree_map`, which every JAX submission of the v0.5 leaderboard calls and
+JAX removed in 0.6 (it is `jax.tree_util.tree_map`, unchanged), when the installed JAX lacks it.
 """
 
 from __future__ import annotations
 
 import sys
 import types
+
+import jax
 
 from bench.algoperf_api import sharding, spec
 
@@ -27,3 +32,6 @@ def install() -> None:
         sys.modules[package_name] = package
         sys.modules[f"{package_name}.spec"] = spec
         sys.modules[f"{package_name}.jax_sharding_utils"] = sharding
+
+    if not hasattr(jax, "tree_map"):
+        jax.tree_map = jax.tree_util.tree_map
