@@ -5,7 +5,9 @@
 progress the caller's, through `on_progress`). `TrainingLoop` holds the trial's state and runs its
 phases in order:
 
-1. build: the submission's batch size, optimizer and optimizer state, placed on the devices;
+1. build: the submission's batch size, optimizer and optimizer state, placed on the devices
+   (or, for a submission with a training step of its own, AlgoPerf's API through
+   `bench.algoperf_api`, its trainer's state and step; such a trial keeps no checkpoints);
 2. compile: two throw-away steps, outside the clock (`compile_time`);
 3. resume: restore the checkpoint of an interrupted run of the same trial, clock included;
 4. chunk: dispatch a chunk of steps inside the clock, synchronise once, read their scalars;
