@@ -33,6 +33,7 @@ AlgoPerf's runner does.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -119,11 +120,33 @@ class OneBatch:
         return batch
 
 
-def _step_keys(rng, step: int):
-    """AlgoPerf's per-step keys: fold the step into the trial key, split in four."""
-    keys = jax.random.split(jax.random.fold_in(rng, step), 4)
-    return [jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-            for key in keys]
+KEY_BLOCK = 256  # steps whose keys are derived in one compiled call
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _key_block(rng, start, count: int):
+    """AlgoPerf's per-step keys for steps start, ..., start + count - 1: fold the step into the
+    trial key, split in four. Shape [count, 4, 2], raw uint32 keys."""
+    def keys(step):
+        return jax.random.split(jax.random.fold_in(rng, step), 4)
+
+    block = jax.vmap(keys)(start + jnp.arange(count, dtype=jnp.int32))
+    return jax.random.key_data(block) if jnp.issubdtype(block.dtype, jax.dtypes.prng_key) else block
+
+
+class StepKeys:
+    """The four keys of each step (data selection, update, prepare for eval, evaluation), derived
+    a block of steps at a time and handed out from host memory: deriving them at every step
+    costs a compiled call per step, as much as a small model's step."""
+
+    def __init__(self, rng):
+        self.rng, self.start, self.block = rng, None, None
+
+    def __call__(self, step: int) -> np.ndarray:
+        if self.start is None or not self.start <= step < self.start + KEY_BLOCK:
+            self.start = step
+            self.block = np.asarray(jax.device_get(_key_block(self.rng, np.int32(step), KEY_BLOCK)))
+        return self.block[step - self.start]
 
 
 class AlgoPerfTrainer:
@@ -148,7 +171,7 @@ class AlgoPerfTrainer:
         self.devices = jax.local_device_count()
         self.eval_results: list = []
         self.wants_train_state = "train_state" in inspect.signature(module.update_params).parameters
-        self.rng = rng
+        self.keys = StepKeys(rng)
         if self.pmap:
             from flax import jax_utils
 
@@ -166,9 +189,9 @@ class AlgoPerfTrainer:
     def step(self, params, model_state, opt_state, batch, rng, step, with_grad_norm):
         """One AlgoPerf step; the runner's train-step signature. The scalars are the training
         loss and gradient norm the submission logged at this step, when it logged them."""
-        del with_grad_norm
+        del rng, with_grad_norm  # the keys come from the trial key given at construction
         global_step = int(step)
-        data_rng, update_rng, _, _ = _step_keys(rng, global_step)
+        data_rng, update_rng, _, _ = self.keys(global_step)
         batch = self.module.data_selection(
             self.facade, OneBatch(batch), opt_state, params, model_state, self.hyperparameters,
             global_step, data_rng)
@@ -200,7 +223,7 @@ class AlgoPerfTrainer:
         prepare = getattr(self.module, "prepare_for_eval", None)
         if prepare is None:
             return params, model_state, opt_state
-        _, _, prep_rng, _ = _step_keys(self.rng, int(step))
+        _, _, prep_rng, _ = self.keys(int(step))
         opt_state, params, model_state = prepare(
             workload=self.facade, current_param_container=params,
             current_params_types=self.facade.model_params_types, model_state=model_state,
