@@ -278,3 +278,16 @@ def test_parent_process_never_imports_the_submission(tmp_path):
     submission = registry.get_submission(str(tmp_path / "submission.py"))
     tuning.plan_study(submission, [registry.get_workload("mnist1d_mlp")], "external", 1, 2)
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_same_steps_to_target_as_the_native_form(smooth):
+    """A whole trial to the target: the same step count at the same evaluations (the time to
+    target is compared in benchmarks/adapter_overhead.py --time-to-target)."""
+    native = registry.get_submission("nadamw")
+    settings = ProtocolSettings(eval_every_steps=100)
+    ours = runner.run_trial(smooth, load_submission(NADAMW), NADAMW_POINT, settings=settings)
+    theirs = runner.run_trial(smooth, native, {**native.default_hparams, **NADAMW_POINT},
+                              settings=settings)
+    assert ours.outcome.value == theirs.outcome.value == "hit"
+    assert ours.steps_to_target == theirs.steps_to_target
