@@ -20,7 +20,7 @@ test: install  ## the test suite (fast, deterministic, CPU only)
 	$(BIN)/python -m pytest
 
 test-slow: install  ## slow checks: every submission reaches the mnist1d target at its default point
-	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py
+	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py tests/test_algoperf_adapter.py
 
 test-kill: install  ## kill a real bench study 20 times at random points: nothing lost, no trial trained twice at once (2-4 minutes)
 	$(BIN)/python -m pytest -m kill tests/test_random_kill.py

@@ -318,6 +318,7 @@ def run_study_on_cluster(
     options: SlurmOptions = SlurmOptions(),
     checkpoint_every: float = 60.0,
     on_trial=None,
+    search_space=None,
 ) -> ClusterStudy:
     """Submit the study's missing trials as jobs, wait for them, return what they left.
 
@@ -330,7 +331,7 @@ def run_study_on_cluster(
     if settings.budget_multiplier == 1.0:
         settings = dataclasses.replace(
             settings, budget_multiplier=tuning.DEFAULT_BUDGET_MULTIPLIER[ruleset])
-    plan = tuning.plan_study(submission, workloads, ruleset, studies, trials)
+    plan = tuning.plan_study(submission, workloads, ruleset, studies, trials, search_space)
     notify = on_trial or (lambda *args: None)
     results_dir = Path(results_dir).resolve()
     ids = [TrialId(ruleset, submission.name, p.workload.name, p.study, p.trial) for p in plan]

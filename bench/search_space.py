@@ -153,8 +153,49 @@ class SearchSpace:
         ]
 
 
-def load_search_space(path: str | Path) -> SearchSpace:
-    """Read and validate a search_space.json file; errors name the file."""
+@dataclasses.dataclass(frozen=True)
+class PointList:
+    """AlgoPerf's other search-space form: a JSON list of points, tried in order.
+
+    As AlgoPerf's `halton.generate_search` does for a list, a study of n trials runs the first
+    min(n, len) points (the same ones in every study); the names are those of the first point,
+    and every point must have the same names.
+    """
+
+    points: tuple[dict[str, Any], ...]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.points[0])
+
+    @classmethod
+    def from_list(cls, data: list) -> "PointList":
+        if not data:
+            raise SearchSpaceError("a search space must be a non-empty JSON object of name: "
+                                   "entry, or AlgoPerf's non-empty list of points")
+        if not all(isinstance(point, Mapping) and point for point in data):
+            raise SearchSpaceError("every point of a list search space must be a JSON object")
+        names = set(data[0])
+        for index, point in enumerate(data):
+            if set(point) != names:
+                raise SearchSpaceError(f"point {index} has other names than point 0")
+            for name, value in point.items():
+                if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
+                    raise SearchSpaceError(f"point {index}: {name}={value!r} is not a JSON scalar")
+        return cls(tuple(dict(point) for point in data))
+
+    check_names = SearchSpace.check_names
+
+    def sample(self, count: int, seed: int = 0) -> list[dict[str, Any]]:
+        del seed  # the list is the search: the same points in every study
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        return [dict(point) for point in self.points[:count]]
+
+
+def load_search_space(path: str | Path) -> SearchSpace | PointList:
+    """Read and validate a search space file (an object of entries, or AlgoPerf's list of
+    points); errors name the file."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -163,6 +204,6 @@ def load_search_space(path: str | Path) -> SearchSpace:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SearchSpaceError(f"search space file {path} is not valid JSON: {error}") from None
     try:
-        return SearchSpace.from_dict(data)
+        return PointList.from_list(data) if isinstance(data, list) else SearchSpace.from_dict(data)
     except SearchSpaceError as error:
         raise SearchSpaceError(f"{path}: {error}") from None

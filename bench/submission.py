@@ -61,11 +61,20 @@ class Submission:
     summary: str
     source_sha256: str
     make_controller: Callable[..., Any] | None = None
+    # An AlgoPerf-API submission (`bench.algoperf_api`): the runner takes its training step from
+    # `make_trainer(workload, hparams, params, model_state, rng, settings)` instead of building
+    # one around `make_optimizer`; its hyperparameters are open (any names; none by default).
+    make_trainer: Callable[..., Any] | None = None
+    open_hparams: bool = False
 
     @property
     def search_space_path(self) -> Path | None:
-        path = self.path.parent / "search_space.json"
-        return path if path.exists() else None
+        """`search_space.json` beside the file, or AlgoPerf's `tuning_search_space.json`."""
+        for name in ("search_space.json", "tuning_search_space.json"):
+            path = self.path.parent / name
+            if path.exists():
+                return path
+        return None
 
 
 def _check_arity(name: str, func: Any, count: int, path: Path) -> None:
@@ -91,6 +100,10 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
         raise SubmissionError(f"no submission file at {path}")
     if name is None:
         name = path.parent.name if path.name == "submission.py" else path.stem
+    from bench import algoperf_api
+
+    if algoperf_api.is_algoperf_submission(path):  # not imported here: see bench.algoperf_api
+        return algoperf_api.load(path, name)
     source = path.read_bytes()
     source_hash = source_sha256(path)  # before its code runs and could change the folder
 
@@ -203,7 +216,10 @@ def value_kind(value: Any) -> str:
 
 def _allowed_kinds(submission: Submission, name: str) -> set[str] | None:
     """The kinds a value of `name` may have: its default's, or (default null) its search space's
-    values' plus null; None when nothing says (a null default outside the search space)."""
+    values' plus null; None when nothing says (a null default outside the search space, or a
+    name an open submission does not declare)."""
+    if name not in submission.default_hparams:
+        return None
     default = submission.default_hparams[name]
     if default is not None:
         return {value_kind(default)}
@@ -244,7 +260,7 @@ def resolve_hparams(submission: Submission, overrides: Mapping[str, Any] | None)
     overrides = dict(overrides or {})
     validate_hparam_values(overrides)
     unknown = sorted(set(overrides) - set(submission.default_hparams))
-    if unknown:
+    if unknown and not submission.open_hparams:
         known = ", ".join(sorted(submission.default_hparams))
         raise HparamsError(
             f"unknown hyperparameter(s) {', '.join(unknown)} for submission {submission.name} "

@@ -51,19 +51,23 @@ def trial_seed(study: int, trial: int) -> int:
     return 1000 * study + trial
 
 
-def study_points(submission: Submission, ruleset: str, study: int, trials: int) -> list[dict]:
-    """The hyperparameter points of one study under `ruleset`."""
+def study_points(submission: Submission, ruleset: str, study: int, trials: int,
+                 search_space=None) -> list[dict]:
+    """The hyperparameter points of one study under `ruleset`; `search_space` (a path) replaces
+    the submission's own search space file."""
     if ruleset == "self":
         return [dict(submission.default_hparams)]
     if ruleset != "external":
         raise ValueError(f"unknown ruleset {ruleset!r}; choose one of {', '.join(RULESETS)}")
-    if submission.search_space_path is None:
+    search_space = search_space or submission.search_space_path
+    if search_space is None:
         raise SearchSpaceError(
             f"submission {submission.name} has no search_space.json beside {submission.path.name}; "
             "external tuning needs one (or use --ruleset self)"
         )
-    space = load_search_space(submission.search_space_path)
-    space.check_names(submission.default_hparams, owner=f"submission {submission.name}")
+    space = load_search_space(search_space)
+    if not submission.open_hparams:
+        space.check_names(submission.default_hparams, owner=f"submission {submission.name}")
     return [resolve_hparams(submission, point) for point in space.sample(trials, seed=study)]
 
 
@@ -73,6 +77,7 @@ def plan_study(
     ruleset: str = "external",
     studies: int = DEFAULT_STUDIES,
     trials: int | None = None,
+    search_space=None,
 ) -> list[PlannedTrial]:
     """Every trial of `studies` studies on each workload, in the order they will run."""
     if studies < 1:
@@ -84,7 +89,7 @@ def plan_study(
         raise ValueError("trials must be at least 1")
     plan = []
     for study in range(studies):
-        points = study_points(submission, ruleset, study, trials)
+        points = study_points(submission, ruleset, study, trials, search_space)
         for workload in workloads:
             for trial, point in enumerate(points):
                 plan.append(PlannedTrial(workload, study, trial, trial_seed(study, trial), point))
@@ -107,6 +112,7 @@ def run_study(
     jobs: int = 1,
     time_limit: float | None = None,
     checkpoint_every: float = 60.0,
+    search_space=None,
 ) -> list[api.RunOutcome]:
     """Run every trial of the study that has no record yet; finished trials are skipped.
 
@@ -128,7 +134,7 @@ def run_study(
     workloads = [registry.get_workload(w) if isinstance(w, str) else w for w in workloads]
     if settings.budget_multiplier == 1.0:
         settings = dataclasses.replace(settings, budget_multiplier=DEFAULT_BUDGET_MULTIPLIER[ruleset])
-    plan = plan_study(submission, workloads, ruleset, studies, trials)
+    plan = plan_study(submission, workloads, ruleset, studies, trials, search_space)
     notify = on_trial or (lambda *args: None)
     isolate = isolate or jobs > 1
     backend = backends.isolated(time_limit) if isolate else backends.inline(on_progress)

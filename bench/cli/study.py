@@ -32,6 +32,9 @@ from bench.protocol import ProtocolSettings
               help="Independent studies, their median the workload time (default: the rules').")
 @click.option("--trials", type=click.IntRange(min=1),
               help="Trials per study (default 5 for external tuning; always 1 for self-tuning).")
+@click.option("--search-space", type=click.Path(dir_okay=False),
+              help="Search space file instead of the submission's (AlgoPerf's format: an object "
+                   "of ranges and feasible points, or a list of points).")
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help=f"Where trial records are written (default: {api.DEFAULT_RESULTS_DIR}; "
                    "results-fake with --fake-data).")
@@ -70,9 +73,9 @@ from bench.protocol import ProtocolSettings
                    "(repeatable).")
 @fake_data_options
 @user_errors
-def study(submission, workload_names, tier, ruleset, rules_version, studies, trials, results_dir,
-          max_runtime,
-          max_steps, data_dir, isolate, jobs, trial_timeout, checkpoint_every, backend,
+def study(submission, workload_names, tier, ruleset, rules_version, studies, trials, search_space,
+          results_dir, max_runtime, max_steps, data_dir, isolate, jobs, trial_timeout,
+          checkpoint_every, backend,
           slurm_partition, gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags,
           fake_data, model_size):
     """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
@@ -94,7 +97,7 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
     for workload in workloads:
         rules_module.apply(rules, workload.spec)  # a workload the rules do not define: one line
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
-    plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials)
+    plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials, search_space)
     console.print(
         f"[bold]{submission_obj.name}[/]: {ruleset} tuning, {studies} studies x "
         f"{len(plan) // (studies * len(workloads))} trials x {len(workloads)} workloads "
@@ -114,6 +117,7 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
                     max_runtime=max_runtime, max_steps=max_steps, rules=rules_version,
                     budget_multiplier=rules.tuning[ruleset].budget_factor),
                 data_dir=data_dir, on_trial=display, checkpoint_every=checkpoint_every,
+                search_space=search_space,
             )
     except (cluster.SubmissionRefused, cluster.BadSbatchFlag) as error:  # nothing was submitted
         raise UserError(str(error)) from None

@@ -5,7 +5,9 @@
 progress the caller's, through `on_progress`). `TrainingLoop` holds the trial's state and runs its
 phases in order:
 
-1. build: the submission's batch size, optimizer and optimizer state, placed on the devices;
+1. build: the submission's batch size, optimizer and optimizer state, placed on the devices
+   (or, for a submission with a training step of its own, AlgoPerf's API through
+   `bench.algoperf_api`, its trainer's state and step; such a trial keeps no checkpoints);
 2. compile: two throw-away steps, outside the clock (`compile_time`);
 3. resume: restore the checkpoint of an interrupted run of the same trial, clock included;
 4. chunk: dispatch a chunk of steps inside the clock, synchronise once, read their scalars;
@@ -221,6 +223,8 @@ class Curve:
     grad_norm_l1: list[float] = dataclasses.field(default_factory=list)
 
     def append(self, step: int, scalars: dict, with_grad_norm: bool) -> None:
+        if "loss" not in scalars:  # a trainer's step that logged nothing (bench.algoperf_api)
+            return
         self.step.append(step)
         self.loss.append(float(scalars["loss"]))
         self.learning_rate.append(float(scalars["learning_rate"]))
@@ -249,6 +253,11 @@ class Curve:
             "step": steps, "loss": loss_values, "learning_rate": lr_values,
             "grad_norm_step": norm_steps, "grad_norm": norm_values, "grad_norm_l1": l1_values,
         }
+
+
+def copies(tree):
+    """Fresh copies of the arrays of `tree` (other leaves, such as functions, as they are)."""
+    return jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, tree)
 
 
 def binned(values: list[float], steps: list[int], max_points: int) -> tuple[list, list]:
@@ -392,25 +401,40 @@ class TrainingLoop:
             if result.batch_size < 1:
                 raise ValueError(f"batch_size hook returned {result.batch_size}")
             self.info = workload.info(params, result.batch_size)
-        optimizer = submission.make_optimizer(result.hparams, self.info)
-        if not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(f"make_optimizer returned {type(optimizer).__name__}, "
-                            "not an optax.GradientTransformation")
-        opt_state = init_optimizer(optimizer, params)
-        self.train_step = make_train_step(workload, optimizer)
         self.mesh = devices.data_mesh()
         result.device_count = self.mesh.devices.size
         self.place = devices.batch_placer(self.mesh, result.batch_size)
-        self.state = devices.replicate((params, model_state, opt_state), self.mesh)
+        self.trainer = None
+        if submission.make_trainer is not None:
+            self.build_trainer(params, model_state)
+        else:
+            optimizer = submission.make_optimizer(result.hparams, self.info)
+            if not isinstance(optimizer, optax.GradientTransformation):
+                raise TypeError(f"make_optimizer returned {type(optimizer).__name__}, "
+                                "not an optax.GradientTransformation")
+            opt_state = init_optimizer(optimizer, params)
+            self.train_step = make_train_step(workload, optimizer)
+            self.state = devices.replicate((params, model_state, opt_state), self.mesh)
         self.source = workload.train_batches(result.batch_size, result.seed)
+
+    def build_trainer(self, params, model_state) -> None:
+        """A submission with its own training step (AlgoPerf's API, `bench.algoperf_api`): its
+        trainer lays out the state and steps it. Its optimizer state may hold functions, so
+        the trial neither saves nor resumes checkpoints."""
+        self.trainer = self.submission.make_trainer(
+            self.workload, self.result.hparams, params, model_state, self.step_rng, self.settings)
+        self.state = tuple(self.trainer.state)
+        self.train_step = self.trainer.step
+        self.plan = None
 
     def compile(self) -> None:
         """Compile outside the clock: two throw-away steps, so that both the first call and the
-        calls on the step's own outputs (which may differ in weak types) are in jax's cache."""
+        calls on the step's own outputs (which may differ in weak types) are in jax's cache.
+        A trainer's step may donate its inputs: it warms up on copies."""
         start = self.timer()
         self.pending_batch = self.place(next(self.source))  # also the first training batch
-        warm = self.train_step(*self.state, self.pending_batch, self.step_rng, np.int32(0),
-                               WITH_NORM)
+        state = self.state if self.trainer is None else copies(self.state)
+        warm = self.train_step(*state, self.pending_batch, self.step_rng, np.int32(0), WITH_NORM)
         warm = self.train_step(*warm[:3], self.pending_batch, self.step_rng, np.int32(1),
                                WITH_NORM)
         jax.block_until_ready(warm)
@@ -551,7 +575,7 @@ class TrainingLoop:
         for scalars, with_grad_norm in zip(jax.device_get(self.chunk), self.chunk_norms):
             self.step += 1
             self.curve.append(self.step, scalars, with_grad_norm)
-            if first_bad is None and not math.isfinite(self.curve.loss[-1]):
+            if first_bad is None and "loss" in scalars and not math.isfinite(self.curve.loss[-1]):
                 first_bad = self.step
         self.chunk.clear()
         self.chunk_norms.clear()
@@ -568,7 +592,12 @@ class TrainingLoop:
         """Evaluate the current parameters; True when the validation target is met."""
         params, model_state, opt_state = self.state
         clock, result = self.clock, self.result
-        if self.submission.eval_params is not None:  # the hook is the submission's work: timed
+        if self.trainer is not None:  # AlgoPerf's prepare_for_eval: timed, and training goes on
+            clock.start()  # from the state it returns
+            self.state = self.trainer.prepare_for_eval(params, model_state, opt_state, self.step)
+            clock.stop(self.state[0], self.state[2])
+            params, model_state = self.trainer.eval_view(self.state[0], self.state[1])
+        elif self.submission.eval_params is not None:  # the hook is the submission's work: timed
             clock.start()
             params = self.submission.eval_params(params, opt_state)
             clock.stop(params)
@@ -583,6 +612,8 @@ class TrainingLoop:
         row["eval_seconds"] = self.timer() - eval_start
         result.eval_time += row["eval_seconds"]
         result.evals.append(row)
+        if self.trainer is not None:
+            self.trainer.observe_eval(self.step, row)
         validation = {key.split("/", 1)[1]: value for key, value in row.items()
                       if key.startswith("validation/")}
         hit = self.workload.target_reached(validation)
@@ -593,7 +624,7 @@ class TrainingLoop:
         """After a chunk: diverged, evaluate if due, hit or out of budget. True to stop."""
         settings, clock = self.settings, self.clock
         if self.bad_step is not None:
-            loss = self.curve.loss[self.bad_step - self.curve.step[0]]
+            loss = self.curve.loss[self.curve.step.index(self.bad_step)]
             self.stop(Outcome.DIVERGED, f"training loss became {loss} at step {self.bad_step}")
             return True
         out_of_time = clock.elapsed >= settings.max_runtime
