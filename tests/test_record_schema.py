@@ -28,9 +28,9 @@ def test_a_record_the_harness_wrote_is_valid_and_every_field_is_described(record
 
 
 def test_an_imported_algoperf_record_is_valid(tmp_path):
-    write_trial(tmp_path / "logs", "external_tuning", "nadamw", 0, "mnist", 0,
+    write_trial(tmp_path / "logs", "external_tuning", "nadamw", 0, "imagenet_resnet", 0,
                 [(0, 0.0, 0.1, 2.3), (100, 50.0, 0.98, 0.1)])
-    (path,) = import_logs(tmp_path / "logs", tmp_path / "results")
+    (path,) = import_logs(tmp_path / "logs", tmp_path / "results").written
     assert record_schema.problems(json.loads(path.read_text())) == []
 
 
