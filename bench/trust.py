@@ -9,6 +9,9 @@ definitions of this checkout (see `vouch`):
   value, direction) or its workload hash differ from the current ones: it was measured against
   something else. Stale records are refused unless the caller allows them; allowed ones are
   marked (`record["stale"]` holds the reasons) so reports can say so;
+- a record whose claimed hit does not follow from its own evaluation curve under the current
+  target test (no evaluation meets the target, time or steps to target not those of the first
+  one that does, a hit at step 0) is refused: it was forged or altered;
 - records imported from AlgoPerf's logs (`imported_from`) and records of workloads not defined
   here cannot be compared with anything and are passed through unchecked.
 
@@ -63,6 +66,26 @@ def stale_reasons(record: Mapping, workload, current_hash: str, schema_version: 
     return reasons
 
 
+def inconsistencies(record: Mapping, workload) -> list[str]:
+    """How a claimed hit disagrees with the record's own evaluations (empty: it agrees)."""
+    if record.get("outcome") != "hit":
+        return []
+    key = f"validation/{workload.spec.target_metric}"
+    meeting = [row for row in record.get("evals") or []
+               if isinstance(row, Mapping) and isinstance(row.get(key), (int, float))
+               and workload.target_reached({workload.spec.target_metric: row[key]})]
+    if not meeting:
+        return ["claims a hit, but none of its evaluations meets the target"]
+    first = meeting[0]
+    if (record.get("time_to_target"), record.get("steps_to_target")) != (
+            first.get("submission_time"), first.get("step")):
+        return ["its time or steps to target are not those of its first evaluation meeting "
+                "the target"]
+    if not first.get("step"):
+        return ["claims a hit at step 0, before any training"]
+    return []
+
+
 def vouch(records: Iterable[dict], *, allow_stale: bool = False,
           workloads: Mapping | None = None) -> Vouched:
     """Split `records` into those scoring may use and those it must refuse, with reasons.
@@ -89,6 +112,10 @@ def vouch(records: Iterable[dict], *, allow_stale: bool = False,
             continue
         if workload.name not in hashes:
             hashes[workload.name] = workload_sha256(workload)
+        forged = inconsistencies(record, workload)
+        if forged:
+            result.refused.append(Refusal(record, tuple(forged)))
+            continue
         reasons = stale_reasons(record, workload, hashes[workload.name],
                                 SCHEMA_VERSION)
         if not reasons:

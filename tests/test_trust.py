@@ -9,14 +9,18 @@ from bench.trial.record import SCHEMA_VERSION, Record, TrialId, write_record
 
 
 def current_record(submission="A", time=1.0, workload="mnist1d_mlp", **changes):
-    """A record that matches this checkout's definition of `workload`."""
+    """A record that matches this checkout's definition of `workload`, hit at its second
+    evaluation."""
     spec = registry.get_workload(workload).spec
+    key = f"validation/{spec.target_metric}"
+    evals = [{"step": 0, "submission_time": 0.0, key: 0.0},
+             {"step": int(time * 100), "submission_time": time, key: 1.0}]
     record = {
         "schema_version": SCHEMA_VERSION, "ruleset": "external", "submission": submission,
         "workload": workload, "study": 0, "trial": 0, "outcome": "hit", "message": "",
         "time_to_target": time, "steps_to_target": int(time * 100),
         "hardware": {"fingerprint": "m1"}, "submission_sha256": submission,
-        "workload_spec": spec.to_dict(), "evals": [],
+        "workload_spec": spec.to_dict(), "evals": evals,
         "workload_sha256": workload_sha256(registry.get_workload(workload)),
     }
     record.update(changes)
@@ -73,3 +77,16 @@ def test_score_command_refuses_stale_records_unless_allowed(tmp_path):
                                        "--allow-stale", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "1 stale record(s) included" in (tmp_path / "out" / "leaderboard.md").read_text()
+
+
+def test_hits_that_do_not_follow_from_their_curve_are_refused():
+    record = current_record()
+    no_curve = {**record, "evals": []}
+    faster = {**record, "time_to_target": 0.01}
+    at_zero = {**record, "evals": [{**record["evals"][1], "step": 0, "submission_time": 0.0}],
+               "time_to_target": 0.0, "steps_to_target": 0}
+    vouched = trust.vouch([no_curve, faster, at_zero], allow_stale=True)
+    reasons = [str(refusal) for refusal in vouched.refused]
+    assert not vouched.accepted and len(reasons) == 3
+    assert "none of its evaluations" in reasons[0] and "not those of its first" in reasons[1]
+    assert "step 0" in reasons[2]

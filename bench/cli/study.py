@@ -10,7 +10,7 @@ import click
 from bench import api, cluster, registry, tuning
 from bench.cli.display import StudyDisplay, console
 from bench.cli.errors import UserError, user_errors
-from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
+from bench.describe import describe
 from bench.protocol import ProtocolSettings
 
 
@@ -73,9 +73,16 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
     """Run the studies of a tuning ruleset for SUBMISSION; finished trials are skipped.
 
     Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
-    interrupted study resumes where it stopped. Score them with `bench score`.
+    interrupted study resumes where it stopped. Score them with `bench score`. A contributed
+    submission (a path) is never imported here: its trials run in processes of their own.
     """
-    submission_obj = registry.get_submission(submission)
+    if isolate or jobs > 1 or backend != "processes":
+        submission_obj = describe(submission)
+    elif registry.submission_location(submission)[2]:
+        submission_obj = registry.get_submission(submission)
+    else:
+        raise UserError("a contributed submission runs only in trial processes of its own; "
+                        "drop --in-process")
     if workload_names:
         workloads = [registry.get_workload(name) for name in workload_names]
     else:
