@@ -76,7 +76,7 @@ def study(submission, workload_names, tier, ruleset, studies, trials, results_di
     interrupted study resumes where it stopped. Score them with `bench score`. A contributed
     submission (a path) is never imported here: its trials run in processes of their own.
     """
-    if isolate or jobs > 1 or backend != "processes":
+    if isolate or (jobs or 1) > 1 or backend != "processes":
         submission_obj = describe(submission)
     elif registry.submission_location(submission)[2]:
         submission_obj = registry.get_submission(submission)
