@@ -30,7 +30,6 @@ from pathlib import Path
 from bench import registry
 from bench.describe import describe_submission
 from bench.protocol import ProtocolSettings
-from bench.records import record_paths
 from bench.search_space import SearchSpaceError, load_search_space
 from bench.submission import HparamsError, Submission, SubmissionError, resolve_hparams
 
@@ -88,8 +87,8 @@ def run_training_trial(submission, workload_name: str, steps: int) -> tuple[dict
     settings = ProtocolSettings(max_steps=steps, eval_period=1e9, evaluate_test=False)
     with tempfile.TemporaryDirectory(prefix="bench-check-") as results:
         outcome = run_isolated(workload, submission, results_dir=results, settings=settings,
-                               time_limit=IMPORT_TIME_LIMIT + 300)
-        found = [path for path in record_paths([results]) if path != outcome.path]
+                               time_limit=IMPORT_TIME_LIMIT + 300, force=True)
+        found = [path for path in Path(results).rglob("*.json*") if path != outcome.path]
     return outcome.record, found
 
 
@@ -98,9 +97,9 @@ def training_result(record: dict, workload_name: str) -> CheckResult:
     if record["outcome"] in ("error", "diverged"):
         first = (record["message"] or "").splitlines()[:1]
         return CheckResult(name, False, f"{record['outcome']}: {first[0] if first else ''}")
-    losses = record["train_curve"].get("loss", [])
+    losses = (record.get("train_curve") or {}).get("loss", [])
     change = f", loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""
-    return CheckResult(name, True, f"{record['steps']} steps at the default point{change}")
+    return CheckResult(name, True, f"{record.get('steps')} steps at the default point{change}")
 
 
 def tamper_result(record: dict) -> CheckResult:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench import registry
@@ -68,22 +70,41 @@ def describe_submission(path: str | Path, name: str | None = None,
     if not path.is_file():
         raise SubmissionError(f"no submission file at {path}")
     name = name or (path.parent.name if path.name == "submission.py" else path.stem)
-    command = [sys.executable, "-m", "bench.describe", str(path), name]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=time_limit,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
+    returncode, stdout, stderr = _run_contained(
+        [sys.executable, "-m", "bench.describe", str(path), name], time_limit)
+    if returncode is None:
         raise SubmissionError(f"{path}: importing the submission took more than "
-                              f"{time_limit:.0f}s") from None
-    answer = _last_answer(done.stdout)
+                              f"{time_limit:.0f}s")
+    answer = _last_answer(stdout)
     if answer is None:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
         raise SubmissionError(f"{path}: the process importing the submission exited with code "
-                              f"{done.returncode} before describing it (does it exit or crash "
+                              f"{returncode} before describing it (does it exit or crash "
                               f"at import?): {tail}")
     if not answer.get("ok"):
         raise SubmissionError(str(answer.get("error", "the submission could not be described")))
     return _submission_from(answer, path, name)
+
+
+def _run_contained(command: list[str], time_limit: float) -> tuple[int | None, str, str]:
+    """Run `command` in a session of its own, its output in files (a process it forks cannot
+    hold a pipe open), and kill the whole session when it ends or after `time_limit` seconds.
+    Returns (exit status or None after the time limit, stdout, stderr)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                 text=True, start_new_session=True)
+        try:
+            returncode = child.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        child.wait()
+        out.seek(0)
+        err.seek(0)
+        return returncode, out.read(), err.read()
 
 
 def _last_answer(stdout: str) -> dict | None:
