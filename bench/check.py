@@ -81,13 +81,13 @@ def check_search_space(submission) -> CheckResult:
 def run_training_trial(submission, workload_name: str, steps: int) -> tuple[dict, list[Path]]:
     """A few steps in an isolated process, in a fresh results directory: the record and every
     record file the directory held afterwards."""
-    from bench.isolation import run_isolated
+    from bench.api import run_in_own_process
 
     workload = registry.get_workload(workload_name)
     settings = ProtocolSettings(max_steps=steps, eval_period=1e9, evaluate_test=False)
     with tempfile.TemporaryDirectory(prefix="bench-check-") as results:
-        outcome = run_isolated(workload, submission, results_dir=results, settings=settings,
-                               time_limit=IMPORT_TIME_LIMIT + 300, force=True)
+        outcome = run_in_own_process(workload, submission, results_dir=results,
+                                     settings=settings, time_limit=IMPORT_TIME_LIMIT + 300)
         found = [path for path in Path(results).rglob("*.json*") if path != outcome.path]
     return outcome.record, found
 

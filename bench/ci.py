@@ -30,10 +30,10 @@ import math
 import time
 from pathlib import Path
 
-from bench import environment, isolation, registry, scoring, trust, tuning
+from bench import api, environment, registry, scoring, trust, tuning
 from bench.check import CheckResult, review_submission
 from bench.protocol import ProtocolSettings
-from bench.records import TrialId, read_record, record_paths
+from bench.trial.record import TrialId, read_record, record_paths
 from bench.reporting import format_ratio, format_value
 from bench.scoring import Entry
 
@@ -121,11 +121,11 @@ def run_trials(submission, workloads, *, ruleset, studies, trials, results_dir: 
         if limit < MIN_TRIAL_SECONDS:
             ledger.not_run.append(f"{name}: the study's {total_timeout:.0f}s were spent")
             continue
-        isolation.run_isolated(planned.workload, submission, hparams=planned.hparams,
+        api.run_in_own_process(planned.workload, submission, hparams=planned.hparams,
                                seed=planned.seed, ruleset=ruleset, study=planned.study,
                                trial=planned.trial, results_dir=results_dir, settings=settings,
-                               time_limit=limit, force=True)
-        beside = [p for p in path.parent.glob("*.json*") if p != path]
+                               time_limit=limit)
+        beside = [p for p in path.parent.glob("*.json*") if p != path]  # not .lock, .ckpt
         if beside:  # the harness writes one file there: others came from the trial's code
             for other in beside:
                 ledger.set_aside(other, f"written beside {name}'s record during its trial")

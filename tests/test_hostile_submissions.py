@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench import ci, isolation, registry, trust
+from bench import api, ci, registry, trust
 from bench.check import setup_result
 from bench.cli import main
 from bench.describe import describe_submission
@@ -27,7 +27,7 @@ def trial(source: Path, results: Path, **settings) -> dict:
     submission = describe_submission(source)
     workload = registry.get_workload("tests.conftest:TINY")
     settings = ProtocolSettings(**{**vars(SETTINGS), **settings})
-    return isolation.run_isolated(workload, submission, results_dir=results,
+    return api.run_in_own_process(workload, submission, results_dir=results,
                                   settings=settings).record
 
 

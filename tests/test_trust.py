@@ -20,7 +20,11 @@ def current_record(submission="A", time=1.0, workload="mnist1d_mlp", **changes):
         "workload": workload, "study": 0, "trial": 0, "outcome": "hit", "message": "",
         "time_to_target": time, "steps_to_target": int(time * 100),
         "hardware": {"fingerprint": "m1"}, "submission_sha256": submission,
-        "workload_spec": spec.to_dict(), "evals": evals,
+        "workload_spec": spec.to_dict(), "evals": evals, "seed": 0, "hparams": {},
+        "batch_size": spec.batch_size, "protocol": {}, "steps": int(time * 100),
+        "submission_time": time, "eval_time": 0.0, "compile_time": 0.0,
+        "compile_time_counted": False, "wall_time": time, "train_curve": {},
+        "submission_path": None, "versions": {}, "git_commit": None,
         "workload_sha256": workload_sha256(registry.get_workload(workload)),
     }
     record.update(changes)
@@ -68,7 +72,7 @@ def test_score_command_refuses_stale_records_unless_allowed(tmp_path):
     stale = lowered_target(current_record("B", 0.01))
     for record in (good, stale):
         write_record(TrialId("external", record["submission"], "mnist1d_mlp").path(tmp_path),
-                     record)
+                     Record.from_dict(record))
     result = CliRunner().invoke(main, ["score", str(tmp_path), "--bootstrap", "0"])
     assert result.exit_code == 0, result.output
     assert "refused external/B/mnist1d_mlp" in result.output and "--allow-stale" in result.output
