@@ -58,3 +58,34 @@ def run(
     return execute(workload, submission, point, trial_id, seed=seed, results_dir=results_dir,
                    settings=settings, data_dir=data_dir, force=force, on_progress=on_progress,
                    checkpoint_every=checkpoint_every, wait=wait)
+
+
+def run_in_own_process(
+    workload: Workload,
+    submission: Submission,
+    *,
+    hparams: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    ruleset: str = "single",
+    study: int = 0,
+    trial: int = 0,
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
+    settings: ProtocolSettings = ProtocolSettings(),
+    data_dir: str | None = None,
+    force: bool = False,
+    checkpoint_every: float = 60.0,
+    time_limit: float | None = None,
+) -> RunOutcome:
+    """`run` in a child process of its own (`bench.trial.backends.run_isolated`): the way to
+    run a contributed submission, which the calling process never imports (pass the stand-in
+    `bench.describe.describe` returns). `force` sets an existing record aside first."""
+    from bench.trial.backends import TrialRequest, run_isolated
+    from bench.trial.record import set_aside
+
+    request = TrialRequest(workload, submission, resolve_hparams(submission, hparams),
+                           TrialId(ruleset, submission.name, workload.name, study, trial),
+                           seed=seed, results_dir=results_dir, settings=settings,
+                           data_dir=data_dir, checkpoint_every=checkpoint_every)
+    if force and request.path.exists():
+        set_aside(request.path)
+    return run_isolated(request, time_limit)

@@ -35,6 +35,7 @@ class Outcome(str, enum.Enum):
     BUDGET = "budget"
     DIVERGED = "diverged"
     ERROR = "error"
+    TAMPERED = "tampered"  # the harness objects changed during the trial (bench.tamper)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +53,10 @@ class ProtocolSettings:
     # The rules version (bench.rules) whose step hints, budgets and targets the trial runs under;
     # its name goes into the record, and scoring never mixes versions.
     rules: str = DEFAULT_RULES_VERSION
+    # Whether the time spent importing the submission, in make_optimizer and in optimizer.init
+    # counts as submission time. AlgoPerf does not count it (its rules forbid using it); the cpu
+    # tier does, since there a few seconds of it could hide training. None: by tier.
+    count_setup_time: bool | None = None
 
     def resolve(self, spec) -> "ProtocolSettings":
         """Fill the defaults from a `WorkloadSpec` and apply the budget multiplier."""
@@ -63,8 +68,11 @@ class ProtocolSettings:
             raise ValueError("max_steps must be at least 1")
         if self.eval_every_steps is not None and self.eval_every_steps < 1:
             raise ValueError("eval_every_steps must be at least 1")
+        count_setup_time = spec.tier == "cpu" if self.count_setup_time is None else \
+            self.count_setup_time
         return dataclasses.replace(
-            self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0
+            self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0,
+            count_setup_time=count_setup_time,
         )
 
 

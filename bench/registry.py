@@ -127,10 +127,21 @@ def _looks_like_path(reference: str) -> bool:
     return reference.endswith(".py") or "/" in reference or Path(reference).is_dir()
 
 
-def get_submission(reference: str) -> Submission:
-    """A submission by name (a folder under submissions/) or by path to its file or folder."""
+def submission_location(reference: str) -> tuple[Path, str | None, bool]:
+    """Where a submission reference points: (file or folder, its name or None to derive it
+    from the path, whether it ships with the project under submissions/)."""
     if reference in submission_names():
-        return load_submission(submissions_dir() / reference / "submission.py", name=reference)
+        return submissions_dir() / reference / "submission.py", reference, True
     if _looks_like_path(reference):
-        return load_submission(reference)
+        return Path(reference), None, False
     raise UnknownNameError("submission", reference, submission_names())
+
+
+def get_submission(reference: str) -> Submission:
+    """A submission by name (a folder under submissions/) or by path to its file or folder.
+
+    This imports the submission into this process: for a contributed one, use
+    `bench.describe.describe` in processes that schedule, record or score trials.
+    """
+    path, name, _ = submission_location(reference)
+    return load_submission(path, name=name)

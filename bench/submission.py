@@ -35,6 +35,7 @@ import inspect
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class Submission:
     # one around `make_optimizer`; its hyperparameters are open (any names; none by default).
     make_trainer: Callable[..., Any] | None = None
     open_hparams: bool = False
+    import_seconds: float | None = None  # wall-clock time its module took to import
 
     @property
     def search_space_path(self) -> Path | None:
@@ -111,6 +113,7 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # before executing it, as dataclasses and pickle expect
+    import_start = time.perf_counter()
     try:
         spec.loader.exec_module(module)
     except Exception as error:  # the submission's own code failed: report it in one line
@@ -118,6 +121,7 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
         raise SubmissionError(
             f"{path}: importing the submission failed: {type(error).__name__}: {error}"
         ) from error
+    import_seconds = time.perf_counter() - import_start
 
     if not hasattr(module, "make_optimizer"):
         raise SubmissionError(f"{path}: does not define `make_optimizer(hparams, workload_info)`")
@@ -150,6 +154,7 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
         summary=doc.splitlines()[0] if doc else "",
         source_sha256=source_hash,
         make_controller=make_controller,
+        import_seconds=import_seconds,
     )
 
 

@@ -16,13 +16,13 @@ def test_good_submission_passes_every_check(tmp_path):
     )
     result = CliRunner().invoke(main, ["check", str(path), "--steps", "5"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("│ pass ") == 4 and "FAIL" not in result.output
+    assert result.output.count("│ pass ") == 7 and "FAIL" not in result.output
 
 
 def test_import_that_hangs_is_cut_off(tmp_path):
     path = write_submission(tmp_path, "while True:\n    pass\n", name="hangs")
-    result = check.check_import(path, time_limit=5)
-    assert not result.ok and "more than 5s" in result.detail
+    result, submission = check.check_import(path, time_limit=5)
+    assert not result.ok and "more than 5s" in result.detail and submission is None
 
 
 def test_missing_api_fails_with_exit_code(tmp_path):
@@ -44,4 +44,5 @@ def test_diverging_default_point_fails(tmp_path):
     source = SGD_SUBMISSION.replace('"learning_rate": 0.1', '"learning_rate": 1e12')
     path = write_submission(tmp_path, source, name="explodes")
     results = check.check_submission(path, steps=50)
-    assert not results[-1].ok and results[-1].detail.startswith("diverged")
+    training = next(r for r in results if r.name.startswith("training"))
+    assert not training.ok and training.detail.startswith("diverged")

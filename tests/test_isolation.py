@@ -196,6 +196,6 @@ def test_check_import_reads_its_answer_whatever_the_submission_prints(tmp_path):
         def make_optimizer(hparams, workload_info):
             return optax.sgd(hparams["learning_rate"])
         ''', name="chatty")
-    result = check_import(path)
+    result, _ = check_import(path)
     assert result.ok, result.detail
     assert "1 hyperparameters" in result.detail

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from bench import api, compare as compare_module, reporting, scoring, tuning
+from bench import api, compare as compare_module, reporting, scoring, trust, tuning
 from bench import rules as rules_module
 from bench.cli.display import console
 from bench.cli.output import print_json, print_table
@@ -36,21 +36,35 @@ from bench.trial.record import load_records
 @click.option("--skip-invalid", is_flag=True,
               help="List the files that are not valid records and score the rest (default: "
                    "refuse, naming every one).")
+@click.option("--allow-stale", is_flag=True,
+              help="Also score records measured under other definitions (schema, target, "
+                   "workload hash); the leaderboard marks them.")
 @user_errors
 def score(results, ruleset, rules_version, measure, mixed_hardware, out_dir, bootstrap, seed,
-          as_json, skip_invalid):
+          as_json, skip_invalid, allow_stale):
     """Score the records under RESULTS (directories or record files; default: results/).
 
     Under the rules version the records name (never several at once): per workload the median
     over studies of each study's chosen trial to target; ratios to the best submission; the
-    performance profile and the benchmark score (area under it from 1 to 4).
+    performance profile and the benchmark score (area under it from 1 to 4). Records measured
+    under other definitions than this checkout's are refused (see `bench.trust`), unless
+    --allow-stale.
     """
     results = results or (api.DEFAULT_RESULTS_DIR,)
     records, problems = load_records(results, skip_invalid=skip_invalid)
     for _, problem in problems:  # on stderr: --json keeps stdout for the leaderboard
         click.echo(f"skipped invalid {problem}", err=True)
+    vouched = trust.vouch(records, allow_stale=allow_stale)
+    for refusal in vouched.refused:
+        click.echo(f"refused {refusal}", err=True)
+    if vouched.refused and not allow_stale and vouched.stale:
+        click.echo("(score stale records anyway with --allow-stale)", err=True)
+    records = vouched.accepted
     board = scoring.score(records, ruleset=ruleset, rules=rules_version, measure=measure,
                           mixed_hardware=mixed_hardware, bootstrap_samples=bootstrap, seed=seed)
+    if allow_stale and vouched.stale:
+        board.warnings.append(f"{len(vouched.stale)} stale record(s) included (--allow-stale): "
+                              + "; ".join(str(refusal) for refusal in vouched.stale[:5]))
     out = out_dir or f"{results[0]}/leaderboard/{board.ruleset}"
     command = "bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
     paths = reporting.write_leaderboard(board, out, records, command=command)

@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from bench import tuning
+from bench.check import check_submission
 from bench.cli.display import checks_table, console
 from bench.cli.output import print_json, print_table
 from bench.cli.errors import user_errors
+from bench.ci import TOTAL_SECONDS, run_ci
 from bench.protocol import ProtocolSettings
 
 
@@ -25,8 +27,6 @@ def check(path, workload, steps, as_json):
 
     Exits non-zero when any check fails.
     """
-    from bench.check import check_submission
-
     results = check_submission(path, workload=workload, steps=steps)
     if as_json:
         print_json({"path": path, "valid": all(r.ok for r in results),
@@ -53,21 +53,26 @@ def check(path, workload, steps, as_json):
               type=click.Path(dir_okay=False), help="Markdown report for the pull request.")
 @click.option("--max-runtime", type=click.FloatRange(min=0, min_open=True),
               help="Budget per trial (default: the workload's).")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock seconds per trial (default: twice its budget + 120).")
+@click.option("--total-timeout", default=TOTAL_SECONDS, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock seconds for the whole study; trials that no longer fit are not "
+                   "run (keep it under the CI job's timeout).")
 @user_errors
 def ci(path, ruleset, studies, trials, workload_names, reference, results_dir, report,
-       max_runtime, jobs):
+       max_runtime, trial_timeout, total_timeout):
     """Check a contributed submission, run its cpu-tier study, rank it against the reference.
 
-    Writes a markdown report (for a pull-request comment) and exits non-zero when the
-    submission is invalid.
+    The submission is never imported here; its trials run one by one in their own processes,
+    in a fresh directory under RESULTS_DIR, and only the records they wrote are scored. Writes
+    a markdown report (for a pull-request comment) and exits non-zero when the submission is
+    invalid or left records the harness did not write.
     """
-    from bench.ci import run_ci
-
     result = run_ci(path, reference_dir=reference, ruleset=ruleset, studies=studies,
                     trials=trials, workloads=list(workload_names) or None,
                     results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime),
-                    jobs=jobs)
+                    trial_timeout=trial_timeout, total_timeout=total_timeout)
     Path(report).write_text(result.report)
     console.print(result.report, markup=False)
     console.print(f"report written to {report}")

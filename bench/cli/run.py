@@ -6,6 +6,7 @@ import click
 
 from bench import api, registry, results
 from bench import rules as rules_module
+from bench.describe import describe
 from bench.cli.display import RunDisplay, console, print_run_summary
 from bench.cli.errors import user_errors
 from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
@@ -95,7 +96,8 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     The record goes to RESULTS_DIR/single/<submission>/<workload>/study_<k>/trial_<n>.json.
     Running a finished trial again is skipped; the record already there is summarised. An
     interrupted one resumes from its checkpoint ("resuming from step N"). Exits with status 1
-    when the trial ends in `error`.
+    when the trial ends in `error`. A contributed submission (a path) runs in a process of its
+    own, without a progress bar: this process never imports contributed code.
     """
     overrides = hparam_overrides(hparams_file, assignments)
     settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period,
@@ -103,15 +105,21 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     (workload,) = with_fake_data([registry.get_workload(workload)], fake_data, model_size, data_dir)
     rules_module.apply(rules_module.load(rules_version), workload.spec)  # refuses one not in V
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
+    shipped = registry.submission_location(submission)[2]  # shipped ones are trusted
+    submission = registry.get_submission(submission) if shipped else describe(submission)
     if trial == "auto":
-        submission = registry.get_submission(submission)
         trial = results.next_trial(results_dir, "single", submission.name, workload.name, study)
-    with RunDisplay(workload.name, quiet=as_json) as display:
-        outcome = api.run(
-            workload, submission, hparams=overrides, seed=seed, study=study, trial=trial,
-            results_dir=results_dir, settings=settings, data_dir=data_dir, force=force,
-            on_progress=display, checkpoint_every=checkpoint_every,
-        )
+    common = dict(hparams=overrides, seed=seed, study=study, trial=trial, results_dir=results_dir,
+                  settings=settings, data_dir=data_dir, force=force,
+                  checkpoint_every=checkpoint_every)
+    if shipped:
+        with RunDisplay(workload.name, quiet=as_json) as display:
+            outcome = api.run(workload, submission, on_progress=display, **common)
+    else:  # contributed code is never imported here: it trains in a process of its own
+        if not as_json:
+            console.print(f"{submission.name} is a contributed submission: training it in a "
+                          "separate process", markup=False)
+        outcome = api.run_in_own_process(workload, submission, **common)
     if as_json:
         print_json({"path": outcome.path, "skipped": outcome.skipped,
                     "resumed_from_step": outcome.resumed_from_step, "notes": outcome.notes,

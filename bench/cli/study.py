@@ -12,6 +12,7 @@ from bench import rules as rules_module
 from bench.cli.display import StudyDisplay, console
 from bench.cli.errors import UserError, user_errors
 from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
+from bench.describe import describe
 from bench.protocol import ProtocolSettings
 
 
@@ -83,12 +84,19 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
     Records go to RESULTS_DIR/<ruleset>/<submission>/<workload>/study_<k>/trial_<n>.json, so an
     interrupted study resumes where it stopped. Score them with `bench score`. Under --rules V the
     trials get V's step hints, budgets (times its self-tuning factor) and targets, and their
-    records name V.
+    records name V. A contributed submission (a path) is never imported here: its trials run in
+    processes of their own.
     """
     rules = rules_module.load(rules_version)
     studies = studies or rules.tuning[ruleset].studies
     trials = trials or rules.tuning[ruleset].trials
-    submission_obj = registry.get_submission(submission)
+    if isolate or (jobs or 1) > 1 or backend != "processes":
+        submission_obj = describe(submission)
+    elif registry.submission_location(submission)[2]:
+        submission_obj = registry.get_submission(submission)
+    else:
+        raise UserError("a contributed submission runs only in trial processes of its own; "
+                        "drop --in-process")
     if workload_names:
         workloads = [registry.get_workload(name) for name in workload_names]
     else:

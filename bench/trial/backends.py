@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import registry
+from bench import registry, tamper
 from bench.protocol import Outcome, ProtocolSettings
 from bench.trial.execute import (
     RunOutcome, TrialBusyError, TrialConflictError, check_results_dir, execute, finished_outcome,
@@ -142,7 +142,13 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
 
     try:
         workload = registry.get_workload(workload_ref)
+        tamper.note_before_import(workload)  # compared with the harness objects after it
+        record = TrialId(kwargs.get("ruleset", "single"), submission_name, workload.name,
+                         kwargs.get("study", 0), kwargs.get("trial", 0)).path(kwargs["results_dir"])
+        existed = record.exists()
         submission = load_submission(submission_path, name=submission_name)
+        if record.exists() and not existed:  # written by the submission's import: not a result
+            set_aside(record)
         kwargs = dict(kwargs)
         point = resolve_hparams(submission, kwargs.pop("hparams", None))
         trial_id = TrialId(kwargs.pop("ruleset", "single"), submission.name, workload.name,

@@ -35,7 +35,7 @@ import jax
 import numpy as np
 import optax
 
-from bench import devices
+from bench import devices, tamper
 from bench.protocol import Outcome, ProtocolSettings, SubmissionClock
 from bench.rules import with_rules
 from bench.submission import Submission
@@ -142,17 +142,25 @@ def make_train_step(workload: Workload, optimizer: optax.GradientTransformation)
     return jax.jit(train_step)
 
 
-def init_optimizer(optimizer: optax.GradientTransformation, params):
+def init_optimizer(optimizer: optax.GradientTransformation, params, timer=time.perf_counter):
     """`optimizer.init(params)`, compiled as one program when it can be.
 
     Run op by op, a fresh process compiles every small operation of the initialisation
     separately (about 1 s for NadamW on CPU, against 0.2 s compiled whole). An `init` that
-    cannot be traced is run as it is.
+    cannot be traced is run as it is. Returns the state, the seconds of the submission's work
+    (tracing its Python code and running the program) and the seconds of compilation.
     """
+    start = timer()
     try:
-        return jax.jit(optimizer.init)(params)
+        lowered = jax.jit(optimizer.init).lower(params)
     except Exception:  # not traceable (Python logic on values): the submission's own way
-        return optimizer.init(params)
+        opt_state = jax.block_until_ready(optimizer.init(params))
+        return opt_state, timer() - start, 0.0
+    traced = timer()
+    compiled = lowered.compile()
+    compiled_at = timer()
+    opt_state = jax.block_until_ready(compiled(params))
+    return opt_state, (traced - start) + (timer() - compiled_at), compiled_at - traced
 
 
 # ------------------------------------------------------------------ what a controller may do
@@ -336,6 +344,8 @@ def run_trial(
         TrainingLoop(workload, submission, result, on_progress, timer, checkpoint).run()
     except HarnessError:  # the harness failed, not the submission: nothing to record
         raise
+    except tamper.TamperedError as error:  # the submission changed the harness's objects
+        result.outcome, result.message = Outcome.TAMPERED, str(error)
     except Exception as error:  # a failing submission is a result, not a crash
         result.outcome = Outcome.ERROR
         frames = traceback.format_exception(error)
@@ -370,8 +380,10 @@ class TrainingLoop:
         try:
             self.start_controller()
             self.notify("compiled")
-            if self.step == 0 and self.evaluate():
-                self.stop(Outcome.HIT)
+            if self.step == 0 and self.evaluate():  # outcome error: not a time of 0
+                self.stop(Outcome.ERROR, "the validation target was met at the step-0 "
+                          "evaluation, before any training: the target is too easy, or the "
+                          "submission altered the model")
             else:
                 self.train()
         except KeyboardInterrupt:
@@ -393,6 +405,7 @@ class TrainingLoop:
     def build(self) -> None:
         """The submission's optimizer and the initial state, placed on the devices."""
         workload, submission, result = self.workload, self.submission, self.result
+        self.check_untouched_since_import()
         self.init_rng, self.step_rng = jax.random.split(jax.random.key(result.seed))
         params, model_state = workload.init(self.init_rng)
         self.info = workload.info(params)
@@ -405,24 +418,37 @@ class TrainingLoop:
         result.device_count = self.mesh.devices.size
         self.place = devices.batch_placer(self.mesh, result.batch_size)
         self.trainer = None
+        result.setup_time = {"import": submission.import_seconds}
         if submission.make_trainer is not None:
             self.build_trainer(params, model_state)
         else:
-            optimizer = submission.make_optimizer(result.hparams, self.info)
-            if not isinstance(optimizer, optax.GradientTransformation):
-                raise TypeError(f"make_optimizer returned {type(optimizer).__name__}, "
-                                "not an optax.GradientTransformation")
-            opt_state = init_optimizer(optimizer, params)
-            self.train_step = make_train_step(workload, optimizer)
-            self.state = devices.replicate((params, model_state, opt_state), self.mesh)
+            self.build_optimizer(params, model_state)
         self.source = workload.train_batches(result.batch_size, result.seed)
+
+    def build_optimizer(self, params, model_state) -> None:
+        """The submission's optax optimizer, its initial state and bench's training step; the
+        seconds spent in `make_optimizer` and `optimizer.init` go into `result.setup_time`."""
+        result = self.result
+        built_at = self.timer()
+        optimizer = self.submission.make_optimizer(result.hparams, self.info)
+        result.setup_time["make_optimizer"] = self.timer() - built_at
+        if not isinstance(optimizer, optax.GradientTransformation):
+            raise TypeError(f"make_optimizer returned {type(optimizer).__name__}, "
+                            "not an optax.GradientTransformation")
+        opt_state, result.setup_time["optimizer_init"], self.init_compile_time = init_optimizer(
+            optimizer, params, self.timer)
+        self.train_step = make_train_step(self.workload, optimizer)
+        self.state = devices.replicate((params, model_state, opt_state), self.mesh)
 
     def build_trainer(self, params, model_state) -> None:
         """A submission with its own training step (AlgoPerf's API, `bench.algoperf_api`): its
         trainer lays out the state and steps it. Its optimizer state may hold functions, so
         the trial neither saves nor resumes checkpoints."""
+        built_at = self.timer()
         self.trainer = self.submission.make_trainer(
             self.workload, self.result.hparams, params, model_state, self.step_rng, self.settings)
+        self.result.setup_time["make_trainer"] = self.timer() - built_at
+        self.init_compile_time = 0.0
         self.state = tuple(self.trainer.state)
         self.train_step = self.trainer.step
         self.plan = None
@@ -438,7 +464,34 @@ class TrainingLoop:
         warm = self.train_step(*warm[:3], self.pending_batch, self.step_rng, np.int32(1),
                                WITH_NORM)
         jax.block_until_ready(warm)
-        self.result.compile_time = self.timer() - start
+        self.result.compile_time = self.timer() - start + self.init_compile_time
+        self.check_untouched_by_setup()
+
+    # ------------------------------------------------------------------ tamper evidence
+
+    def check_untouched_since_import(self) -> None:
+        """The harness objects as before the submission's import (when the trial process noted
+        them, `bench.tamper.note_before_import`); then the reference for the setup."""
+        noted = tamper.before_import(self.workload)
+        if noted is not None:
+            tamper.verify(noted[0], self.workload, when="when the submission was imported")
+        self.untouched = tamper.fingerprint(self.workload)
+        self.threads = noted[1] if noted is not None else tamper.python_threads()
+
+    def check_untouched_by_setup(self) -> None:
+        """After make_optimizer, init and the traced update: nothing changed, no new thread.
+        Then start the clock at the setup's seconds where they count, and take the reference
+        the chunks and evaluations are compared with."""
+        tamper.verify(self.untouched, self.workload, when="while the optimizer was built")
+        if tamper.python_threads() - self.threads:
+            raise tamper.TamperedError("the submission started threads of its own")
+        if self.settings.count_setup_time:
+            self.clock.elapsed = sum(value or 0.0 for value in self.result.setup_time.values())
+        self.untouched = tamper.fingerprint(self.workload, self.clock, self.train_step)
+
+    def check_untouched(self) -> None:
+        tamper.verify(self.untouched, self.workload, self.clock, self.train_step,
+                      when=f"by step {self.step}")
 
     # --------------------------------------------------------------------------- resume
 
@@ -543,6 +596,7 @@ class TrainingLoop:
         self.clock.stop(self.chunk[-1], self.state[0], self.state[2])
         dispatched = len(self.chunk)
         self.bad_step = self.absorb()
+        self.check_untouched()
         return self.clock.elapsed - before, dispatched
 
     def dispatch(self, size: int) -> None:
@@ -616,6 +670,7 @@ class TrainingLoop:
             self.trainer.observe_eval(self.step, row)
         validation = {key.split("/", 1)[1]: value for key, value in row.items()
                       if key.startswith("validation/")}
+        self.check_untouched()  # eval_params ran the submission's code
         hit = self.workload.target_reached(validation)
         self.notify("eval", row)
         return hit
@@ -647,7 +702,7 @@ class TrainingLoop:
     def stop(self, outcome: Outcome, message: str = "") -> None:
         self.result.outcome, self.result.message = outcome, message
         if outcome is Outcome.HIT:
-            self.result.time_to_target = self.clock.elapsed if self.step else 0.0
+            self.result.time_to_target = self.clock.elapsed
             self.result.steps_to_target = self.step
 
     def finish(self) -> None:

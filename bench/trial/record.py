@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the types only: this module loads no jax
 
 DEFAULT_RULES = "cpu-v1"  # bench.rules.DEFAULT_VERSION, for records older than the field
 SCHEMA_VERSION = 1
-FINISHED_OUTCOMES = ("hit", "budget", "diverged", "error")
+FINISHED_OUTCOMES = ("hit", "budget", "diverged", "error", "tampered")
 Problem = tuple[Path, str]  # a record file that could not be read, and why
 
 
@@ -94,6 +94,9 @@ class TrialResult:
     resumed_from_step: int | None = None  # the step this run of the trial started from
     data_wait_time: float = 0.0  # submission time spent waiting for the input pipeline
     device_count: int = 1  # devices the trial ran on (data parallel)
+    # Seconds before the clock: importing the submission, make_optimizer, optimizer.init
+    # (tracing and running it; its compilation is in compile_time). See count_setup_time.
+    setup_time: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +138,7 @@ class Record(Mapping):
     finished_at: str | None = None
     imported_from: str | None = None  # the AlgoPerf log folder an imported record came from
     rules: str = DEFAULT_RULES  # the rules version (bench.rules) it ran or was imported under
+    setup_time: dict = dataclasses.field(default_factory=dict)  # seconds before the clock
     extra: dict = dataclasses.field(default_factory=dict)  # fields a newer writer added
 
     def __post_init__(self):
@@ -205,6 +209,7 @@ class Record(Mapping):
             workload_spec=workload.spec.to_dict(), submission_path=str(submission.path),
             submission_sha256=trial_sha256(submission, result.hparams),
             workload_sha256=workload_sha256(workload), resumed=result.resumed,
+            setup_time=result.setup_time,
             hardware=environment.hardware(), versions=environment.versions(),
             git_commit=environment.git_commit(), finished_at=now.isoformat(timespec="seconds"),
             rules=result.settings.rules,
