@@ -86,6 +86,22 @@ def inconsistencies(record: Mapping, workload) -> list[str]:
     return []
 
 
+def under_record_rules(workload, record: Mapping):
+    """`workload` with the targets and budgets of the rules version its record ran under (a
+    record is judged by the definitions it was measured against); None stays None, and so does
+    a workload that version does not define."""
+    from bench import rules
+
+    if workload is None:
+        return None
+    version = record.get("rules") or (record.get("protocol") or {}).get("rules") \
+        or rules.DEFAULT_VERSION
+    try:
+        return rules.with_rules(workload, version)
+    except (rules.RulesError, KeyError):
+        return None
+
+
 def vouch(records: Iterable[dict], *, allow_stale: bool = False,
           workloads: Mapping | None = None) -> Vouched:
     """Split `records` into those scoring may use and those it must refuse, with reasons.
@@ -104,7 +120,7 @@ def vouch(records: Iterable[dict], *, allow_stale: bool = False,
             result.refused.append(Refusal(record, ("the trial found the harness tampered with: "
                                                    + str(record.get("message", ""))[:200],)))
             continue
-        workload = workloads.get(record.get("workload"))
+        workload = under_record_rules(workloads.get(record.get("workload")), record)
         if record.get("imported_from") or workload is None:
             if workload is None and record.get("workload") not in result.unchecked:
                 result.unchecked.append(str(record.get("workload")))

@@ -160,7 +160,7 @@ def test_two_studies_on_one_directory_train_each_trial_once(tmp_path):
     rates = [1e-6, 2e-6, 3e-6, 4e-6]
     (submission.parent / "search_space.json").write_text(json.dumps(
         {"learning_rate": {"feasible_points": rates}}))
-    command = ["study", "-s", str(submission), "-w", "tests.conftest:TINY", "--in-process",
+    command = ["study", "-s", str(submission), "-w", "tests.conftest:TINY",
                "--studies", "1", "--trials", str(len(rates)), "--max-runtime", "1000",
                "--max-steps", "3000", "--results-dir", str(tmp_path / "r")]
     env = {"BENCH_TEST_DIR": str(tmp_path)}
