@@ -13,9 +13,12 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
   at the first non-finite training loss (outcome `diverged`). A failure of the submission's code
   is outcome `error`.
 - JIT compilation happens before the clock starts (two warm-up steps on throw-away copies of the
-  state) and is recorded as `compile_time`, not counted: it measures the compiler and its cache,
-  which vary across machines and runs far more than the algorithm does, and on the cpu tier it
-  would be a large share of a minutes-long budget. Scoring can add it back when wanted.
+  state) and is recorded as `compile_time`. Whether it counts is the rules version's to say
+  (`bench.rules`, its [timing] table): AlgoPerf counts it, so under its rules the clock starts at
+  the compilation's seconds; the cpu tier does not (on 2 CPU cores it measures the compiler and
+  its cache more than the algorithm). Likewise the submission's setup (import, make_optimizer,
+  optimizer.init: AlgoPerf no, the cpu tier yes) and an evaluation past the budget (AlgoPerf
+  v0.6 allows none).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable
 
 import jax
 
+from bench import rules
 from bench.rules import DEFAULT_VERSION as DEFAULT_RULES_VERSION
 
 
@@ -53,10 +57,15 @@ class ProtocolSettings:
     # The rules version (bench.rules) whose step hints, budgets and targets the trial runs under;
     # its name goes into the record, and scoring never mixes versions.
     rules: str = DEFAULT_RULES_VERSION
-    # Whether the time spent importing the submission, in make_optimizer and in optimizer.init
-    # counts as submission time. AlgoPerf does not count it (its rules forbid using it); the cpu
-    # tier does, since there a few seconds of it could hide training. None: by tier.
+    # What counts as submission time and when evaluation stops; None: as the rules version says
+    # (bench.rules, its [timing] table). Setup is importing the submission, make_optimizer and
+    # optimizer.init (AlgoPerf: not counted; the cpu tier: counted, since there a few seconds of
+    # it could hide training). Compilation is the warm-up before the clock (AlgoPerf: counted).
+    # An evaluation past the budget (AlgoPerf v0.5 and the cpu tier: one more, and a hit there
+    # counts; v0.6: none once the budget is spent).
     count_setup_time: bool | None = None
+    count_compile_time: bool | None = None
+    eval_past_budget: bool | None = None
 
     def resolve(self, spec) -> "ProtocolSettings":
         """Fill the defaults from a `WorkloadSpec` and apply the budget multiplier."""
@@ -68,12 +77,18 @@ class ProtocolSettings:
             raise ValueError("max_steps must be at least 1")
         if self.eval_every_steps is not None and self.eval_every_steps < 1:
             raise ValueError("eval_every_steps must be at least 1")
-        count_setup_time = spec.tier == "cpu" if self.count_setup_time is None else \
-            self.count_setup_time
+        timing = rules.load(self.rules).timing
         return dataclasses.replace(
             self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0,
-            count_setup_time=count_setup_time,
+            count_setup_time=first_set(self.count_setup_time, timing.init_optimizer_counts),
+            count_compile_time=first_set(self.count_compile_time, timing.compile_counts),
+            eval_past_budget=first_set(self.eval_past_budget, timing.eval_past_budget_counts),
         )
+
+
+def first_set(value, default):
+    """`value` unless it is None."""
+    return default if value is None else value
 
 
 class SubmissionClock:

@@ -486,7 +486,9 @@ class TrainingLoop:
         if tamper.python_threads() - self.threads:
             raise tamper.TamperedError("the submission started threads of its own")
         if self.settings.count_setup_time:
-            self.clock.elapsed = sum(value or 0.0 for value in self.result.setup_time.values())
+            self.clock.elapsed += sum(value or 0.0 for value in self.result.setup_time.values())
+        if self.settings.count_compile_time:
+            self.clock.elapsed += self.result.compile_time
         self.untouched = tamper.fingerprint(self.workload, self.clock, self.train_step)
 
     def check_untouched(self) -> None:
@@ -685,6 +687,11 @@ class TrainingLoop:
         out_of_time = clock.elapsed >= settings.max_runtime
         out_of_budget = out_of_time or (
             settings.max_steps is not None and self.step >= settings.max_steps)
+        if out_of_time and not settings.eval_past_budget:  # the rules allow no evaluation now
+            self.stop(Outcome.BUDGET, f"budget of {settings.max_runtime:g}s spent at "
+                                      f"{clock.elapsed:.1f}s ({self.step} steps); no evaluation "
+                                      "past the budget under these rules")
+            return True
         if not (self.eval_due() or out_of_budget):
             return False
         while self.next_eval <= clock.elapsed:
