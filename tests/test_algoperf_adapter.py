@@ -1,7 +1,7 @@
 """The AlgoPerf-API adapter (bench.algoperf_api): loading, the workload facade, faithfulness.
 
 The faithfulness checks compare an AlgoPerf-API submission through the adapter with bench's own
-training step (`bench.runner.make_train_step`) given the same update rule as an optax
+training step (`bench.trial.loop.make_train_step`) given the same update rule as an optax
 transformation, step by step from the same initial parameters on the same batches.
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 import optax
 import pytest
 
-from bench import registry, runner, tuning
+from bench import registry, tuning
+from bench.trial import loop as runner
 from bench.algoperf_api import adapter, facade, is_algoperf_submission, modules
 from bench.protocol import ProtocolSettings
 from bench.submission import HparamsError, load_submission, resolve_hparams

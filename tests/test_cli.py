@@ -64,7 +64,7 @@ def test_importing_scoring_loads_neither_jax_nor_the_runner():
     import subprocess
     import sys
 
-    probe = "import sys, bench.scoring; print(sorted({'jax', 'bench.runner'} & set(sys.modules)))"
+    probe = "import sys, bench.scoring; print(sorted({'jax', 'bench.trial.loop'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"

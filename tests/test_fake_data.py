@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from bench import registry
 from bench.protocol import Outcome, ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from workloads import DatasetNotPreparedError, _synthetic, _tfds, mnist
 
 FULL_TIER = sorted(name for name, w in registry.all_workloads().items() if w.spec.tier == "full")

@@ -11,7 +11,7 @@ import pytest
 
 from bench import registry
 from bench.protocol import Outcome, ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from workloads import DatasetNotPreparedError, fastmri
 
 

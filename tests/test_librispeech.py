@@ -12,7 +12,7 @@ import pytest
 
 from bench import registry
 from bench.protocol import Outcome, ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from workloads import _sentencepiece, _tfds, librispeech
 from workloads._speech_frontend import (
     SpecAugmentConfig, hertz_to_mel, log_mel, mel_weight_matrix, num_frames, spec_augment,

@@ -14,7 +14,7 @@ import pytest
 
 from bench import registry
 from bench.protocol import Outcome, ProtocolSettings
-from bench.runner import run_trial
+from bench.trial.loop import run_trial
 from workloads import _sentencepiece, _tfds, wmt
 from workloads._ragged import Ragged
 from workloads._transformer import (

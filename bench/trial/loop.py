@@ -458,7 +458,10 @@ class TrainingLoop:
         calls on the step's own outputs (which may differ in weak types) are in jax's cache.
         A trainer's step may donate its inputs: it warms up on copies."""
         start = self.timer()
+        self.check_no_new_threads()  # the import, make_optimizer and init started none
+        before = tamper.python_threads()
         self.pending_batch = self.place(next(self.source))  # also the first training batch
+        self.threads |= tamper.python_threads() - before  # the workload's input pipeline's
         state = self.state if self.trainer is None else copies(self.state)
         warm = self.train_step(*state, self.pending_batch, self.step_rng, np.int32(0), WITH_NORM)
         warm = self.train_step(*warm[:3], self.pending_batch, self.step_rng, np.int32(1),
@@ -483,13 +486,17 @@ class TrainingLoop:
         Then start the clock at the setup's seconds where they count, and take the reference
         the chunks and evaluations are compared with."""
         tamper.verify(self.untouched, self.workload, when="while the optimizer was built")
-        if tamper.python_threads() - self.threads:
-            raise tamper.TamperedError("the submission started threads of its own")
+        self.check_no_new_threads()
         if self.settings.count_setup_time:
             self.clock.elapsed += sum(value or 0.0 for value in self.result.setup_time.values())
         if self.settings.count_compile_time:
             self.clock.elapsed += self.result.compile_time
         self.untouched = tamper.fingerprint(self.workload, self.clock, self.train_step)
+
+    def check_no_new_threads(self) -> None:
+        """No Python thread beyond those alive before the import and the workload's own."""
+        if tamper.python_threads() - self.threads:
+            raise tamper.TamperedError("the submission started threads of its own")
 
     def check_untouched(self) -> None:
         tamper.verify(self.untouched, self.workload, self.clock, self.train_step,
