@@ -26,7 +26,7 @@ from bench.submission import HparamsError, Submission, SubmissionError, validate
 
 MARKER = "bench-describe:"
 DESCRIBE_TIME_LIMIT = 120.0  # seconds for the child to import the submission
-HOOKS = ("eval_params", "batch_size", "make_controller")
+HOOKS = ("eval_params", "batch_size", "make_controller", "make_trainer")
 
 
 class NotLoaded:
@@ -138,6 +138,8 @@ def _submission_from(answer: dict, path: Path, name: str) -> Submission:
         summary=str(answer.get("summary", ""))[:300],
         source_sha256=str(answer.get("source_sha256", "")),
         make_controller=NotLoaded("make_controller") if "make_controller" in hooks else None,
+        make_trainer=NotLoaded("make_trainer") if "make_trainer" in hooks else None,
+        open_hparams=answer.get("open_hparams") is True,  # AlgoPerf's API: any names
     )
 
 
@@ -154,6 +156,7 @@ def _describe_here(path: str, name: str) -> dict:
         "default_hparams": dict(submission.default_hparams),
         "hooks": [hook for hook in HOOKS if getattr(submission, hook) is not None],
         "source_sha256": submission.source_sha256,
+        "open_hparams": submission.open_hparams,
     }
 
 

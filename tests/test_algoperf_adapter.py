@@ -292,3 +292,14 @@ def test_same_steps_to_target_as_the_native_form(smooth):
                               settings=settings)
     assert ours.outcome.value == theirs.outcome.value == "hit"
     assert ours.steps_to_target == theirs.steps_to_target
+
+
+def test_the_trusted_side_describes_an_algoperf_file_with_open_hyperparameters():
+    """The parent reads an AlgoPerf file through `bench.describe` (never importing it): the
+    stand-in must say that it brings its own training step and takes any hyperparameter names,
+    or `bench run --hparams tuning_point.json` refuses AlgoPerf's points."""
+    from bench.describe import describe
+
+    described = describe(str(NADAMW))
+    assert described.open_hparams and described.make_trainer is not None
+    assert resolve_hparams(described, {"learning_rate": 1e-3, "warmup_factor": 0.05})
