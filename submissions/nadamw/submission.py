@@ -9,6 +9,7 @@ Optional global-norm gradient clipping (`grad_clip`, off when null).
 import optax
 
 from bench.optim.nadam import nadamw
+from bench.schedules import warmup_cosine
 
 # The AlgoPerf self-tuning NadamW point (the baseline's "full budget" hyperparameters).
 DEFAULT_HPARAMS = {
@@ -21,20 +22,9 @@ DEFAULT_HPARAMS = {
 }
 
 
-def warmup_cosine(peak_value: float, warmup_steps: int, decay_steps: int) -> optax.Schedule:
-    """Linear 0 -> peak over warmup_steps, cosine peak -> 0 reached at decay_steps, 0 after."""
-    return optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
-        peak_value=peak_value,
-        warmup_steps=warmup_steps,
-        decay_steps=max(decay_steps, warmup_steps + 1),
-        end_value=0.0,
-    )
-
-
 def make_optimizer(hparams, workload_info):
     warmup_steps = int(hparams["warmup_factor"] * workload_info.step_hint)
-    schedule = warmup_cosine(hparams["learning_rate"], warmup_steps, workload_info.step_hint)
+    schedule = warmup_cosine(hparams["learning_rate"], workload_info.step_hint, warmup_steps)
     # inject_hyperparams keeps the applied learning rate in the state, where the runner logs it.
     optimizer = optax.inject_hyperparams(nadamw)(
         learning_rate=schedule,
