@@ -8,10 +8,13 @@ gathers (`take`) that cross part boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from bench.workload import Workload, WorkloadSpec
+from workloads import _synthetic
 
 Arrays = dict[str, np.ndarray]
 
@@ -67,3 +70,46 @@ def read_parts(folder: Path, features: Sequence[str]) -> ArrayParts | None:
         {key: np.load(folder / f"{name}_{key}.npy", mmap_mode="r") for key in features}
         for name in names
     ])
+
+
+class PreparedArraysWorkload(Workload):
+    """A workload whose train, validation and test splits are `ArrayParts`: prepared arrays
+    under the data directory (`read_split(data_dir, split, name)`), or synthetic ones in a fake
+    copy. Subclasses give the model, loss and batches; this class loads and hands out splits."""
+
+    SPLIT_NAMES = ("train", "validation", "test")
+
+    def __init__(self, spec: WorkloadSpec, read_split: Callable[[str | None, str, str], ArrayParts]):
+        self.spec = spec
+        self.read_split = read_split  # synthetic splits in a fake copy
+        self._splits: dict[str, ArrayParts] | None = None
+        self._loaded_from: str | None = None
+
+    def synthetic_copy(self, model_size: str, batch_size: int,
+                       synthetic_split: Callable[[int, int], ArrayParts], **attributes):
+        """A fake copy (`Workload.fake`) whose splits are `synthetic_split(size, seed)`, each
+        split with its own seed, evaluated in batches of `batch_size`."""
+        sizes = _synthetic.split_sizes(batch_size)
+        return _synthetic.synthetic_copy(
+            self, model_size, batch_size, eval_batch_size=batch_size, _splits=None,
+            _loaded_from=None, **attributes,
+            read_split=lambda data_dir, split, workload: synthetic_split(
+                sizes[split], seed=list(sizes).index(split)
+            ),
+        )
+
+    def load(self, data_dir: str | None = None) -> None:
+        if self._splits is not None and self._loaded_from == data_dir:
+            return
+        self._splits = {split: self.read_split(data_dir, split, self.name)
+                        for split in self.SPLIT_NAMES}
+        self._loaded_from = data_dir
+
+    def _split(self, split: str) -> ArrayParts:
+        if self._splits is None:
+            raise RuntimeError(f"workload {self.name}: call load() first")
+        return self._splits[split]
+
+    @property
+    def num_train_examples(self) -> int:
+        return len(self._split("train"))

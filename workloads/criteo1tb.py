@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bench.workload import Batch, Workload, WorkloadSpec
+from bench.workload import Batch, WorkloadSpec
 from workloads import _arrays, _pipeline, _synthetic
 from workloads._arrays import ArrayParts
 from workloads._image_classification import count_parameters
@@ -202,44 +202,19 @@ def synthetic_split(num_examples: int, seed: int) -> ArrayParts:
 # -------------------------------------------------------------------------------- workload
 
 
-class Criteo1TBWorkload(Workload):
+class Criteo1TBWorkload(_arrays.PreparedArraysWorkload):
     def __init__(self, spec: WorkloadSpec, model_config: DLRMConfig = DLRM_SMALL, *,
                  eval_batch_size: int = 131_072):
-        self.spec = spec
+        super().__init__(spec, read_prepared_split)
         self.model_config = model_config
         self.model = DLRM(model_config)
         self.eval_batch_size = eval_batch_size
-        self.read_split = read_prepared_split  # synthetic splits in a fake copy
-        self._splits: dict[str, ArrayParts] | None = None
-        self._loaded_from: str | None = None
 
     def fake(self, model_size: str = "tiny") -> Criteo1TBWorkload:
         batch_size = _synthetic.fake_batch_size(self.spec, model_size)
         config = self.model_config if model_size == "full" else tiny(self.model_config)
-        sizes = _synthetic.split_sizes(batch_size)
-        return _synthetic.synthetic_copy(
-            self, model_size, model_config=config, model=DLRM(config),
-            eval_batch_size=batch_size, _splits=None, _loaded_from=None,
-            read_split=lambda data_dir, split, workload: synthetic_split(
-                sizes[split], seed=list(sizes).index(split)
-            ),
-        )
-
-    def load(self, data_dir: str | None = None) -> None:
-        if self._splits is not None and self._loaded_from == data_dir:
-            return
-        self._splits = {split: self.read_split(data_dir, split, self.name)
-                        for split in ("train", "validation", "test")}
-        self._loaded_from = data_dir
-
-    def _split(self, split: str) -> ArrayParts:
-        if self._splits is None:
-            raise RuntimeError(f"workload {self.name}: call load() first")
-        return self._splits[split]
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
+        return self.synthetic_copy(model_size, batch_size, synthetic_split,
+                                   model_config=config, model=DLRM(config))
 
     def init(self, rng):
         if not hasattr(self, "_jitted_init"):

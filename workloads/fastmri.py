@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.workload import Batch, Workload, WorkloadSpec
+from bench.workload import Batch, WorkloadSpec
 from workloads import _arrays, _pipeline, _synthetic
 from workloads._arrays import ArrayParts
 from workloads._image_classification import count_parameters
@@ -283,44 +283,19 @@ def prepare(raw_dir: str, data_dir: str) -> dict[str, int]:
 # -------------------------------------------------------------------------------- workload
 
 
-class FastMRIWorkload(Workload):
+class FastMRIWorkload(_arrays.PreparedArraysWorkload):
     def __init__(self, spec: WorkloadSpec, model_config: UNetConfig = UNetConfig(), *,
                  eval_batch_size: int = 256):
-        self.spec = spec
+        super().__init__(spec, read_prepared_split)
         self.model_config = model_config
         self.model = UNet(model_config)
         self.eval_batch_size = eval_batch_size
-        self.read_split = read_prepared_split  # synthetic splits in a fake copy
-        self._splits: dict[str, ArrayParts] | None = None
-        self._loaded_from: str | None = None
 
     def fake(self, model_size: str = "tiny") -> FastMRIWorkload:
         batch_size = _synthetic.fake_batch_size(self.spec, model_size, TINY_BATCH_SIZE)
         config = self.model_config if model_size == "full" else tiny(self.model_config)
-        sizes = _synthetic.split_sizes(batch_size)
-        return _synthetic.synthetic_copy(
-            self, model_size, batch_size, model_config=config, model=UNet(config),
-            eval_batch_size=batch_size, _splits=None, _loaded_from=None,
-            read_split=lambda data_dir, split, workload: synthetic_split(
-                sizes[split], seed=list(sizes).index(split)
-            ),
-        )
-
-    def load(self, data_dir: str | None = None) -> None:
-        if self._splits is not None and self._loaded_from == data_dir:
-            return
-        self._splits = {split: self.read_split(data_dir, split, self.name)
-                        for split in ("train", "validation", "test")}
-        self._loaded_from = data_dir
-
-    def _split(self, split: str) -> ArrayParts:
-        if self._splits is None:
-            raise RuntimeError(f"workload {self.name}: call load() first")
-        return self._splits[split]
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
+        return self.synthetic_copy(model_size, batch_size, synthetic_split,
+                                   model_config=config, model=UNet(config))
 
     def init(self, rng):
         params_rng, dropout_rng = jax.random.split(rng)
