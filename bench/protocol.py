@@ -6,8 +6,11 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
   optimizer update) and the submission's `eval_params` hook. Device work is synchronised before
   every clock read, so asynchronous dispatch cannot hide time.
 - Evaluation runs every `eval_period` seconds of submission time (and once at step 0 and once at
-  the end); its cost is measured and logged separately and never counted.
-- A trial stops at the first evaluation whose validation metric meets the target (outcome `hit`),
+  the end); its cost is measured and logged separately and never counted. Rules may instead fix
+  the evaluation steps (`[evaluation]`, a fraction of the step hint: the cpu tier's), so that a
+  seed reaches the target at the same step on any machine and only the clock depends on it.
+- A trial stops at the first evaluation whose validation metric meets the target (outcome `hit`;
+  target-setting runs, `stop_at_target=False`, go on to their step limit),
   once submission time reaches `max_runtime` (or the optional `max_steps`; outcome `budget`, whose
   message starts with "max_steps:" when the step limit stopped it), or
   at the first non-finite training loss (outcome `diverged`). A failure of the submission's code
@@ -52,8 +55,15 @@ class ProtocolSettings:
     max_steps: int | None = None  # optional hard step limit (quick checks and tests)
     evaluate_test: bool = True  # also evaluate the test split at each evaluation
     # Evaluate every this many steps instead of every eval_period seconds: the evaluation steps,
-    # hence steps-to-target, then do not depend on the machine's speed (determinism checks).
+    # hence steps-to-target, then do not depend on the machine's speed. None: as the rules say
+    # (their [evaluation] table), else by time.
     eval_every_steps: int | None = None
+    # The step hint given to the submission instead of the workload's (target setting tunes
+    # baselines at a step budget before the workload has its targets: `bench.targets`).
+    step_hint: int | None = None
+    # False for target-setting runs: evaluate and record, but train on to `max_steps` whatever
+    # the validation metric (such a run is never a `hit`).
+    stop_at_target: bool = True
     # The rules version (bench.rules) whose step hints, budgets and targets the trial runs under;
     # its name goes into the record, and scoring never mixes versions.
     rules: str = DEFAULT_RULES_VERSION
@@ -77,9 +87,15 @@ class ProtocolSettings:
             raise ValueError("max_steps must be at least 1")
         if self.eval_every_steps is not None and self.eval_every_steps < 1:
             raise ValueError("eval_every_steps must be at least 1")
-        timing = rules.load(self.rules).timing
+        if self.step_hint is not None and self.step_hint < 1:
+            raise ValueError("step_hint must be at least 1")
+        version = rules.load(self.rules)
+        timing = version.timing
+        step_hint = self.step_hint or spec.step_hint
         return dataclasses.replace(
             self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0,
+            eval_every_steps=first_set(self.eval_every_steps,
+                                       version.evaluation.every_steps(step_hint)),
             count_setup_time=first_set(self.count_setup_time, timing.init_optimizer_counts),
             count_compile_time=first_set(self.count_compile_time, timing.compile_counts),
             eval_past_budget=first_set(self.eval_past_budget, timing.eval_past_budget_counts),

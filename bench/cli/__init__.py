@@ -42,6 +42,6 @@ def main(coordinator, num_processes, process_id):
 for _command in (
     run.run, study.study, records.score, records.compare, review.check, review.ci,
     records.import_algoperf, listing.list_, science.refine, science.sensitivity, science.predict,
-    science.calibrate, data.export, data.report, completion.completion, prepare.prepare,
+    science.set_targets, data.export, data.report, completion.completion, prepare.prepare,
 ):
     main.add_command(_command)

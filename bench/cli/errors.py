@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from bench import api, predict, refine, scoring, sensitivity
+from bench import api, predict, refine, scoring, sensitivity, targets
 from bench.cli.display import console
 from bench.trial.files import HarnessError
 from bench.trial.record import RecordError
@@ -41,6 +41,7 @@ USER_ERRORS = (
     refine.RefineError,
     sensitivity.SensitivityError,
     predict.PredictError,
+    targets.TargetsError,
 )
 
 

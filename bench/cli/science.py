@@ -1,7 +1,7 @@
-"""Schedule science and target setting: `refine`, `sensitivity`, `predict` and `calibrate`.
+"""Schedule science and target setting: `refine`, `sensitivity`, `predict` and `set-targets`.
 
 Each is a Click command over a small module with a Python API (`bench.refine`,
-`bench.sensitivity`, `bench.predict`, `bench.calibration`).
+`bench.sensitivity`, `bench.predict`, `bench.targets`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import shlex
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.table import Table
 
-from bench import api, calibration, predict as predict_module, refine as refine_module, registry
+from bench import api, predict as predict_module, refine as refine_module, registry
+from bench import targets as targets_module
 from bench import sensitivity as sensitivity_module
 from bench.cli.display import console, format_number
 from bench.cli.output import print_table
@@ -222,41 +222,69 @@ def predict(fit_paths, target_path, out, decay, fit_warmup):
     console.print(f"wrote {out / 'prediction.json'} and {plot}")
 
 
-# --------------------------------------------------------------------------------- calibrate
+# ------------------------------------------------------------------------------ set-targets
 
 
-def _comma_separated(kind):
-    def parse(ctx, param, text):
-        try:
-            return [kind(value) for value in text.split(",")]
-        except ValueError:
-            raise click.BadParameter(f"expected comma-separated {kind.__name__}s, got {text!r}")
-
-    return parse
+def _names(ctx, param, text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("expected comma-separated submission names")
+    return names
 
 
-@click.command()
-@click.option("--workload", "-w", required=True, help="Workload name.")
-@click.option("--submission", "-s", default="nadamw", show_default=True,
-              help="The baseline submission.")
-@click.option("--learning-rates", required=True, callback=_comma_separated(float),
-              help="Comma-separated grid, e.g. 1e-3,2e-3.")
-@click.option("--seeds", default="0,1,2", show_default=True, callback=_comma_separated(int),
-              help="Comma-separated seeds.")
-@click.option("--hparam", "assignments", multiple=True, metavar="NAME=VALUE",
-              help="Override another hyperparameter of the default point (repeatable).")
+@click.command("set-targets")
+@click.option("--workload", "-w", required=True, help="The cpu workload to set targets for.")
+@click.option("--step-hint", type=click.IntRange(min=1),
+              help="Steps each baseline run trains [default: the workload's step hint].")
+@click.option("--baselines", default=",".join(targets_module.BASELINES), show_default=True,
+              callback=_names, help="Comma-separated baseline submissions to tune.")
+@click.option("--trials", default=targets_module.DEFAULT_TRIALS, show_default=True,
+              type=click.IntRange(min=1), help="Search-space points per baseline.")
+@click.option("--seeds", default=targets_module.DEFAULT_SEEDS, show_default=True,
+              type=click.IntRange(min=1), help="Seeds the best configuration is rerun on.")
+@click.option("--results-dir", default="results-targets", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Where the runs' records go (rerunning skips the finished ones).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Directory of the report <workload>.json [default: workloads/targets/].")
 @user_errors
-def calibrate(workload, submission, learning_rates, seeds, assignments):
-    """Propose a validation target for WORKLOAD the way AlgoPerf sets one (Dahl et al. 2023).
+def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_dir):
+    """Set WORKLOAD's validation target and budget the AlgoPerf way (bench.targets).
 
-    Trains SUBMISSION for exactly the step hint at each learning rate and seed, picks the rate
-    with the best median of the runs' best validation metrics, and proposes that median as the
-    target; also prints the submission time the step hint took (the budget is a multiple).
+    Tunes each baseline over its search space for exactly the step hint, reruns the best
+    configuration on SEEDS seeds, sets the target to the median of their best validation
+    metric and the budget so that the median seed reaches it at 3/4 of it. Writes every
+    configuration, seed curve and the decision to workloads/targets/WORKLOAD.json, which the
+    workload reads its target from. Run it on a quiet machine: the budget is measured time.
     """
-    overrides = dict(parse_hparam_assignment(text) for text in assignments)
-    runs, target, best_lr = calibration.calibrate(
-        workload, submission, learning_rates, seeds, overrides=overrides,
-        report=lambda line: console.print(line, markup=False))
-    times = [r.submission_time for r in runs if r.learning_rate == best_lr]
-    console.print(f"best learning rate {best_lr:g}; proposed target {target:.4f} "
-                  f"(median over seeds); step hint took {np.median(times):.1f}s of submission time")
+    step_hint = step_hint or registry.get_workload(workload).spec.step_hint
+    command = shlex.join(["bench", "set-targets", "-w", workload, "--step-hint", str(step_hint),
+                          "--baselines", ",".join(baselines), "--trials", str(trials),
+                          "--seeds", str(seeds)])
+
+    def on_trial(index, total, planned, outcome):
+        if outcome is None:
+            console.print(f"tuning {planned.workload.name}: trial {planned.trial + 1}/{total} ...",
+                          markup=False)
+
+    def on_seed(index, total):
+        console.print(f"rerunning the best configuration: seed {index + 1}/{total} ...")
+
+    report = targets_module.set_targets(
+        workload, step_hint=step_hint, results_dir=results_dir, baselines=baselines,
+        trials=trials, seeds=seeds, command=command, on_trial=on_trial, on_seed=on_seed)
+    path = targets_module.write_report(report, out_dir)
+    table = Table(title=f"Targets for {report.workload}", show_header=False)
+    chosen = report.chosen
+    table.add_row("chosen", f"{chosen.submission} {json.dumps(chosen.hparams)}")
+    table.add_row(f"best {report.target_metric} per seed",
+                  ", ".join(format_number(run.best_metric) for run in report.seeds))
+    table.add_row("validation target (median)", format_number(report.validation_target))
+    reached = [run.time_to_target for run in report.seeds if run.time_to_target is not None]
+    table.add_row("time to target (seeds reaching it)",
+                  ", ".join(f"{seconds:.2f}s" for seconds in reached))
+    table.add_row("max_runtime", f"{report.max_runtime:g}s")
+    table.add_row("step hint / evaluation every", f"{report.step_hint} / "
+                                                 f"{report.eval_every_steps} steps")
+    print_table(table, console)
+    console.print(f"wrote {path}")

@@ -11,7 +11,9 @@ dataclasses:
   factor applied to every max runtime;
 - `Rules.scoring`: how studies, variants and tau_max are scored (see `ScoringRules`);
 - `Rules.timing`: whether compilation, optimizer initialisation and an evaluation past the budget
-  count.
+  count;
+- `Rules.evaluation`: when to evaluate: every `eval_period` seconds of submission time (AlgoPerf),
+  or every fixed fraction of the step hint (the cpu tier since cpu-v2).
 
 `apply(rules, spec)` gives a `WorkloadSpec` the version's step hint, budget and targets, so that
 workload modules never import the rules. A version without a workload table (`cpu-v1`) leaves the
@@ -88,6 +90,20 @@ class TimingRules:
 
 
 @dataclasses.dataclass(frozen=True)
+class EvaluationRules:
+    """When a trial evaluates. `step_hint_fraction` None: every `eval_period` seconds of
+    submission time (the workload's); otherwise every max(1, round(fraction x step hint)) steps,
+    so the steps evaluated, hence steps to target, are the same on every machine."""
+
+    step_hint_fraction: float | None = None
+
+    def every_steps(self, step_hint: int) -> int | None:
+        if self.step_hint_fraction is None:
+            return None
+        return max(1, round(self.step_hint_fraction * step_hint))
+
+
+@dataclasses.dataclass(frozen=True)
 class Rules:
     version: str
     title: str
@@ -96,6 +112,7 @@ class Rules:
     tuning: Mapping[str, TuningRules]
     scoring: ScoringRules
     timing: TimingRules
+    evaluation: EvaluationRules = EvaluationRules()
 
     @property
     def base_workloads(self) -> list[str]:
@@ -147,7 +164,17 @@ def from_dict(data: dict) -> Rules:
         tuning=MappingProxyType({k: TuningRules(**v) for k, v in data["tuning"].items()}),
         scoring=ScoringRules(**scoring),
         timing=TimingRules(**data["timing"]),
+        evaluation=evaluation_rules(data),
     )
+
+
+def evaluation_rules(data: dict) -> EvaluationRules:
+    """The [evaluation] table (absent: by time), checked."""
+    evaluation = EvaluationRules(**data.get("evaluation", {}))
+    fraction = evaluation.step_hint_fraction
+    if fraction is not None and not 0 < fraction <= 1:
+        raise RulesError(f"rules {data['version']}: evaluation.step_hint_fraction must be in (0, 1]")
+    return evaluation
 
 
 def with_rules(workload, version: str):

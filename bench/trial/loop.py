@@ -22,6 +22,7 @@ the submission's.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
@@ -333,7 +334,7 @@ def run_trial(
     of the same hyperparameters, seed and settings with its submission time restored. A checkpoint
     that cannot be restored raises `CheckpointError`; one that cannot be written `HarnessError`.
     """
-    workload = with_rules(workload, settings.rules)
+    workload = with_step_hint(with_rules(workload, settings.rules), settings.step_hint)
     settings = settings.resolve(workload.spec)
     wall_start = timer()
     result = TrialResult(
@@ -352,6 +353,15 @@ def run_trial(
         result.message = f"{type(error).__name__}: {error}\n{''.join(frames[-6:])}"
     result.wall_time += timer() - wall_start
     return result
+
+
+def with_step_hint(workload: Workload, step_hint: int | None) -> Workload:
+    """`workload` with another step hint (a shallow copy; the original is never changed)."""
+    if step_hint is None or step_hint == workload.spec.step_hint:
+        return workload
+    changed = copy.copy(workload)
+    changed.spec = dataclasses.replace(workload.spec, step_hint=step_hint)
+    return changed
 
 
 class TrainingLoop:
@@ -680,7 +690,7 @@ class TrainingLoop:
         validation = {key.split("/", 1)[1]: value for key, value in row.items()
                       if key.startswith("validation/")}
         self.check_untouched()  # eval_params ran the submission's code
-        hit = self.workload.target_reached(validation)
+        hit = self.settings.stop_at_target and self.workload.target_reached(validation)
         self.notify("eval", row)
         return hit
 

@@ -1,0 +1,310 @@
+"""Setting a cpu workload's target and budget the AlgoPerf way: `bench set-targets`.
+
+AlgoPerf (Dahl et al. 2023, "Benchmarking Neural Network Training Algorithms", arXiv 2306.07179,
+sec. 4 "Setting targets") tunes several strong baselines with a fixed step budget, reruns the best
+configuration on several seeds and sets the validation target to the median of their best
+validation metric: a target a well-tuned baseline reaches in half its runs, so a hard one. Here:
+
+1. tune: each baseline (default NadamW, Nesterov momentum, AdamW: `BASELINES`) runs `trials`
+   quasi-random points of its own search space (`search_space.json`, as external tuning draws
+   them: `bench.tuning`), each for exactly `step_hint` steps, evaluating every 1% of the step
+   hint and never stopping at a target (`ProtocolSettings.stop_at_target=False`);
+2. choose: the configuration (baseline and point) whose best validation metric is best;
+3. repeat: that configuration on `seeds` new seeds, for `step_hint` steps;
+4. target: the median over those seeds of each run's best validation metric;
+5. budget: `max_runtime` = the median over the seeds that reach the target of the submission
+   time at which they do, divided by `TARGET_AT_BUDGET_FRACTION` (3/4), rounded up to 0.5 s.
+   So the target-setting configuration reaches the target at about 3/4 of the budget on the
+   machine the procedure ran on.
+
+Where this differs from AlgoPerf: AlgoPerf tuned with about 200 trials per baseline and reran the
+best configuration on 20 seeds; the cpu tier uses a few trials (the default 5) and 5 seeds, so its
+targets are softer. AlgoPerf set the runtime budget from the target-setting runs' time to target
+at the step hint with a separate rule per workload; here it is the one 3/4 rule above. And here
+evaluations are at fixed steps, so steps to target per seed do not depend on the machine.
+
+The procedure's output (`TargetReport`: every configuration tried with its best metric, the
+chosen one, each seed's evaluation curve, the target and the budget, the command and the
+machine) is written to workloads/targets/<workload>.json, which the workload module reads its
+target, step hint and budget from (`spec_fields`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import api, environment, registry, tuning
+from bench.protocol import ProtocolSettings
+from bench.trial.record import Record
+
+BASELINES = ("nadamw", "sgd_nesterov", "adamw")
+DEFAULT_TRIALS = 5
+DEFAULT_SEEDS = 5
+SEED_OFFSET = 100  # the repeat runs' seeds: 100, 101, ... (tuning trials use 0, 1, ...)
+TARGET_AT_BUDGET_FRACTION = 0.75
+BUDGET_ROUNDING = 0.5  # seconds
+RULES_VERSION = "cpu-v2"
+TARGETS_PACKAGE = "workloads.targets"
+NO_TIME_LIMIT = 3600.0  # seconds of submission time: target-setting runs stop at the step hint
+
+
+class TargetsError(ValueError):
+    """Target setting cannot go on (no configuration trained, no targets file): says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+    """One baseline point tried, and the best validation metric its run reached."""
+
+    submission: str
+    hparams: dict[str, Any]
+    seed: int
+    best_metric: float | None  # None: the run ended without a finite metric (diverged, error)
+    outcome: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedRun:
+    """The chosen configuration on one seed: its curve and when it met the final target."""
+
+    seed: int
+    best_metric: float
+    curve: list[tuple[int, float, float]]  # (step, submission time, validation metric)
+    steps_to_target: int | None = None
+    time_to_target: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetReport:
+    """Everything `set_targets` did and decided; written as workloads/targets/<workload>.json."""
+
+    workload: str
+    rules: str
+    target_metric: str
+    higher_is_better: bool
+    step_hint: int
+    eval_every_steps: int
+    validation_target: float
+    max_runtime: float
+    chosen: Configuration
+    configurations: list[Configuration]
+    seeds: list[SeedRun]
+    command: str
+    hardware: dict
+    versions: dict
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TargetReport:
+        data = dict(data)
+        data["chosen"] = Configuration(**data["chosen"])
+        data["configurations"] = [Configuration(**c) for c in data["configurations"]]
+        data["seeds"] = [SeedRun(**{**s, "curve": [tuple(p) for p in s["curve"]]})
+                         for s in data["seeds"]]
+        return cls(**data)
+
+
+# ---------------------------------------------------------------- pure pieces of the procedure
+
+
+def metric_curve(record: Record | dict, metric: str) -> list[tuple[int, float, float]]:
+    """(step, submission time, validation metric) at each evaluation of a record, in order."""
+    evals = record.evals if isinstance(record, Record) else record["evals"]
+    key = f"validation/{metric}"
+    return [(int(row["step"]), float(row["submission_time"]), float(row[key]))
+            for row in evals if key in row]
+
+
+def best_metric(curve, higher_is_better: bool) -> float | None:
+    """The best finite metric on a curve (max or min), or None when there is none."""
+    values = [value for _, _, value in curve if math.isfinite(value)]
+    if not values:
+        return None
+    return max(values) if higher_is_better else min(values)
+
+
+def choose(configurations: Sequence[Configuration], higher_is_better: bool) -> Configuration:
+    """The configuration with the best best-metric (the first of equals)."""
+    scored = [c for c in configurations if c.best_metric is not None]
+    if not scored:
+        raise TargetsError("no configuration reached a finite validation metric; "
+                           "check the baselines' search spaces and the step hint")
+    sign = 1.0 if higher_is_better else -1.0
+    return max(scored, key=lambda c: sign * c.best_metric)
+
+
+def median_target(best_metrics: Sequence[float]) -> float:
+    """The median of the seeds' best metrics (for an even count, the mean of the middle two)."""
+    if not best_metrics:
+        raise TargetsError("no seed run to set the target from")
+    return float(np.median(best_metrics))
+
+
+def first_reached(curve, target: float, higher_is_better: bool) -> tuple[int, float] | None:
+    """(step, submission time) of the first evaluation meeting `target`, or None."""
+    for step, seconds, value in curve:
+        if (value >= target) if higher_is_better else (value <= target):
+            return step, seconds
+    return None
+
+
+def budget_for(times_to_target: Sequence[float]) -> float:
+    """`max_runtime`: the median time to target over `TARGET_AT_BUDGET_FRACTION`, rounded up."""
+    if not times_to_target:
+        raise TargetsError("no seed run reached the target")
+    seconds = float(np.median(times_to_target)) / TARGET_AT_BUDGET_FRACTION
+    return math.ceil(seconds / BUDGET_ROUNDING) * BUDGET_ROUNDING
+
+
+def seed_runs_at(target: float, runs: Sequence[SeedRun], higher_is_better: bool) -> list[SeedRun]:
+    """The seed runs with when each first met `target` filled in."""
+    done = []
+    for run in runs:
+        reached = first_reached(run.curve, target, higher_is_better)
+        steps, seconds = reached if reached else (None, None)
+        done.append(dataclasses.replace(run, steps_to_target=steps, time_to_target=seconds))
+    return done
+
+
+# ------------------------------------------------------------------------------ the procedure
+
+
+def target_setting_settings(step_hint: int) -> ProtocolSettings:
+    """Exactly `step_hint` steps, evaluation as the cpu tier's rules fix it, no stop at a target."""
+    return ProtocolSettings(max_runtime=NO_TIME_LIMIT, max_steps=step_hint, step_hint=step_hint,
+                            stop_at_target=False, evaluate_test=False, rules=RULES_VERSION)
+
+
+def tune(workload, step_hint: int, baselines: Sequence[str], trials: int, results_dir: Path,
+         on_trial=None) -> list[Configuration]:
+    """Step 1: every baseline's `trials` search-space points, each its own process."""
+    settings = target_setting_settings(step_hint)
+    configurations = []
+    for name in baselines:
+        outcomes = tuning.run_study(
+            name, [workload], ruleset="external", studies=1, trials=trials,
+            results_dir=str(results_dir), settings=settings, isolate=True, on_trial=on_trial)
+        for outcome in outcomes:
+            record = outcome.record
+            curve = metric_curve(record, workload.spec.target_metric)
+            configurations.append(Configuration(
+                name, dict(record.hparams), record.seed,
+                best_metric(curve, workload.spec.higher_is_better), record.outcome))
+    return configurations
+
+
+def repeat(workload, chosen: Configuration, step_hint: int, seeds: int, results_dir: Path,
+           on_seed=None) -> list[SeedRun]:
+    """Step 3: the chosen configuration on `seeds` new seeds."""
+    submission = registry.get_submission(chosen.submission)
+    settings = target_setting_settings(step_hint)
+    runs = []
+    for index in range(seeds):
+        seed = SEED_OFFSET + index
+        if on_seed:
+            on_seed(index, seeds)
+        outcome = api.run_in_own_process(
+            workload, submission, hparams=chosen.hparams, seed=seed, ruleset="target_seeds",
+            trial=index, results_dir=results_dir, settings=settings)
+        curve = metric_curve(outcome.record, workload.spec.target_metric)
+        best = best_metric(curve, workload.spec.higher_is_better)
+        if best is None:
+            raise TargetsError(f"the chosen configuration ended without a finite metric on seed "
+                               f"{seed} ({outcome.record.outcome}): {outcome.record.message}")
+        runs.append(SeedRun(seed, best, curve))
+    return runs
+
+
+def set_targets(
+    workload_name: str,
+    *,
+    step_hint: int,
+    results_dir: str | Path,
+    baselines: Sequence[str] = BASELINES,
+    trials: int = DEFAULT_TRIALS,
+    seeds: int = DEFAULT_SEEDS,
+    command: str = "",
+    on_trial: Callable | None = None,
+    on_seed: Callable | None = None,
+) -> TargetReport:
+    """The whole procedure (see the module docstring). Runs are recorded under `results_dir`
+    and skipped when already there, so an interrupted procedure resumes."""
+    if step_hint < 1 or trials < 1 or seeds < 1:
+        raise TargetsError("step_hint, trials and seeds must be at least 1")
+    workload = registry.get_workload(workload_name)
+    spec = workload.spec
+    results_dir = Path(results_dir)
+    configurations = tune(workload, step_hint, baselines, trials, results_dir, on_trial)
+    chosen = choose(configurations, spec.higher_is_better)
+    runs = repeat(workload, chosen, step_hint, seeds, results_dir, on_seed)
+    target = median_target([run.best_metric for run in runs])
+    runs = seed_runs_at(target, runs, spec.higher_is_better)
+    times = [run.time_to_target for run in runs if run.time_to_target is not None]
+    settings = target_setting_settings(step_hint).resolve(
+        dataclasses.replace(spec, step_hint=step_hint))
+    return TargetReport(
+        workload=spec.name, rules=RULES_VERSION, target_metric=spec.target_metric,
+        higher_is_better=spec.higher_is_better, step_hint=step_hint,
+        eval_every_steps=settings.eval_every_steps, validation_target=target,
+        max_runtime=budget_for(times), chosen=chosen, configurations=configurations,
+        seeds=runs, command=command, hardware=machine(),
+        versions=environment.versions())
+
+
+def machine() -> dict:
+    """The hardware the budget was measured on (its fingerprint; no host name)."""
+    return {key: value for key, value in environment.hardware().items() if key != "hostname"}
+
+
+# -------------------------------------------------------------------------- the targets files
+
+
+def targets_dir() -> Path:
+    """workloads/targets/, where the reports live beside the workload modules."""
+    return Path(str(resources.files(TARGETS_PACKAGE)))
+
+
+def write_report(report: TargetReport, directory: str | Path | None = None) -> Path:
+    """Write `report` as <directory>/<workload>.json atomically; its path."""
+    directory = Path(directory) if directory else targets_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{report.workload}.json"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(report.to_json())
+    os.replace(tmp, path)
+    return path
+
+
+def load_report(workload_name: str) -> TargetReport:
+    """The committed target-setting report of a cpu workload."""
+    path = targets_dir() / f"{workload_name}.json"
+    if not path.exists():
+        raise TargetsError(f"no targets for {workload_name}: run `bench set-targets -w "
+                           f"{workload_name}` (writes {path})")
+    return TargetReport.from_dict(json.loads(path.read_text()))
+
+
+def spec_fields(workload_name: str) -> dict[str, Any]:
+    """The WorkloadSpec fields a cpu workload takes from its target-setting report."""
+    report = load_report(workload_name)
+    chosen = report.chosen
+    return {
+        "validation_target": report.validation_target,
+        "step_hint": report.step_hint,
+        "max_runtime": report.max_runtime,
+        "calibration": (
+            f"{report.command} (workloads/targets/{workload_name}.json): target = median best "
+            f"{report.target_metric} of {chosen.submission} {chosen.hparams} over "
+            f"{len(report.seeds)} seeds at {report.step_hint} steps"),
+    }
