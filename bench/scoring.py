@@ -323,8 +323,9 @@ def _choose(found: list[str], chosen: str | None, what: str, option: str) -> str
 
 
 def scored_workloads(records: list[Mapping], rules: Rules) -> tuple[list[str], dict[str, str]]:
-    """(base workloads, held-out variant -> base) scored under `rules`."""
-    if rules.workloads:
+    """(base workloads, held-out variant -> base) scored under `rules`: those its table lists
+    (AlgoPerf's), or those found in the records when the rules take any workload (the cpu tier's)."""
+    if rules.workloads and not rules.unlisted_as_defined:
         bases = rules.base_workloads
         variants = {v: rules.workloads[v].variant_of for v in rules.scoring.held_out_variants or ()}
         return bases, variants

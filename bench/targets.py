@@ -26,7 +26,7 @@ evaluations are at fixed steps, so steps to target per seed do not depend on the
 The procedure's output (`TargetReport`: every configuration tried with its best metric, the
 chosen one, each seed's evaluation curve, the target and the budget, the command and the
 machine) is written to workloads/targets/<workload>.json, which the workload module reads its
-target, step hint and budget from (`spec_fields`).
+target, step hint and budget from (`workloads.targets.spec_fields`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ import numpy as np
 from bench import api, environment, registry, tuning
 from bench.protocol import ProtocolSettings
 from bench.trial.record import Record
+from workloads import targets as workload_targets
 
 BASELINES = ("nadamw", "sgd_nesterov", "adamw")
 DEFAULT_TRIALS = 5
@@ -53,7 +53,6 @@ SEED_OFFSET = 100  # the repeat runs' seeds: 100, 101, ... (tuning trials use 0,
 TARGET_AT_BUDGET_FRACTION = 0.75
 BUDGET_ROUNDING = 0.5  # seconds
 RULES_VERSION = "cpu-v2"
-TARGETS_PACKAGE = "workloads.targets"
 NO_TIME_LIMIT = 3600.0  # seconds of submission time: target-setting runs stop at the step hint
 
 
@@ -272,7 +271,7 @@ def machine() -> dict:
 
 def targets_dir() -> Path:
     """workloads/targets/, where the reports live beside the workload modules."""
-    return Path(str(resources.files(TARGETS_PACKAGE)))
+    return workload_targets.DIRECTORY
 
 
 def write_report(report: TargetReport, directory: str | Path | None = None) -> Path:
@@ -288,23 +287,7 @@ def write_report(report: TargetReport, directory: str | Path | None = None) -> P
 
 def load_report(workload_name: str) -> TargetReport:
     """The committed target-setting report of a cpu workload."""
-    path = targets_dir() / f"{workload_name}.json"
-    if not path.exists():
-        raise TargetsError(f"no targets for {workload_name}: run `bench set-targets -w "
-                           f"{workload_name}` (writes {path})")
-    return TargetReport.from_dict(json.loads(path.read_text()))
-
-
-def spec_fields(workload_name: str) -> dict[str, Any]:
-    """The WorkloadSpec fields a cpu workload takes from its target-setting report."""
-    report = load_report(workload_name)
-    chosen = report.chosen
-    return {
-        "validation_target": report.validation_target,
-        "step_hint": report.step_hint,
-        "max_runtime": report.max_runtime,
-        "calibration": (
-            f"{report.command} (workloads/targets/{workload_name}.json): target = median best "
-            f"{report.target_metric} of {chosen.submission} {chosen.hparams} over "
-            f"{len(report.seeds)} seeds at {report.step_hint} steps"),
-    }
+    try:
+        return TargetReport.from_dict(workload_targets.read_report(workload_name))
+    except FileNotFoundError as missing:
+        raise TargetsError(str(missing)) from None

@@ -137,3 +137,17 @@ def test_cli_run_refuses_a_workload_outside_the_rules():
                                        "--rules", "algoperf-v0.5"])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "'mnist1d' is not part of rules algoperf-v0.5" in result.output
+
+
+def test_cpu_v1_keeps_its_own_cpu_targets_and_takes_other_workloads_as_defined():
+    cpu_v1 = rules.load("cpu-v1")
+    moved = dataclasses.replace(registry.get_workload("mnist1d").spec, validation_target=0.5,
+                                step_hint=123, max_runtime=7.0)
+    frozen = rules.apply(cpu_v1, moved)  # a later change of the module does not move cpu-v1
+    assert (frozen.validation_target, frozen.step_hint, frozen.max_runtime) == (0.945, 3000, 40.0)
+    tiny = TinyRegression().spec  # not in its table: as the module defines it
+    assert rules.apply(cpu_v1, tiny) == tiny
+    with pytest.raises(rules.RulesError):  # AlgoPerf's versions still refuse such a workload
+        rules.apply(rules.load("algoperf-v0.5"), tiny)
+    assert rules.load("cpu-v2").evaluation.every_steps(3000) == 30
+    assert cpu_v1.evaluation.every_steps(3000) is None

@@ -16,8 +16,9 @@ dataclasses:
   or every fixed fraction of the step hint (the cpu tier since cpu-v2).
 
 `apply(rules, spec)` gives a `WorkloadSpec` the version's step hint, budget and targets, so that
-workload modules never import the rules. A version without a workload table (`cpu-v1`) leaves the
-spec as its module defines it.
+workload modules never import the rules. A version without a workload table (`cpu-v2`) leaves the
+spec as its module defines it; one with `unlisted_workloads = "as_defined"` (`cpu-v1`, frozen at
+its last values) does so for the workloads its table does not list.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class Rules:
     scoring: ScoringRules
     timing: TimingRules
     evaluation: EvaluationRules = EvaluationRules()
+    unlisted_as_defined: bool = False  # a workload not in the table keeps its module's spec
 
     @property
     def base_workloads(self) -> list[str]:
@@ -151,8 +153,11 @@ def from_dict(data: dict) -> Rules:
                            ("variant_rule", VARIANT_RULES)):
         if scoring[field] not in allowed:
             raise RulesError(f"rules {data['version']}: {field} must be one of {allowed}")
-    workloads = {name: WorkloadRules(name=name, **fields)
+    workloads = {name: WorkloadRules(name=name, **{"test_target": None, **fields})
                  for name, fields in data.get("workloads", {}).items()}
+    unlisted = data.get("unlisted_workloads", "refused")
+    if unlisted not in ("refused", "as_defined"):
+        raise RulesError(f"rules {data['version']}: unlisted_workloads must be refused or as_defined")
     for name in scoring["held_out_variants"] or ():
         if workloads.get(name) is None or workloads[name].variant_of is None:
             raise RulesError(f"rules {data['version']}: held-out {name!r} is not a variant")
@@ -165,6 +170,7 @@ def from_dict(data: dict) -> Rules:
         scoring=ScoringRules(**scoring),
         timing=TimingRules(**data["timing"]),
         evaluation=evaluation_rules(data),
+        unlisted_as_defined=unlisted == "as_defined",
     )
 
 
@@ -197,7 +203,7 @@ def apply(rules: Rules, spec):
     Rules without a workload table leave the spec unchanged; otherwise a workload the rules do
     not define raises RulesError, as does a target on another metric than the workload's.
     """
-    if not rules.workloads:
+    if not rules.workloads or (rules.unlisted_as_defined and spec.name not in rules.workloads):
         return spec
     defined = rules.workload(spec.name)
     if defined.target_metric != spec.target_metric:
