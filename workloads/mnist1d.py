@@ -2,8 +2,13 @@
 
 Ten 1-D digit templates of length 12, padded, scaled, sheared, translated and noised into
 signals of length 40 by the paper's recipe, generated locally by the `mnist1d` package (nothing
-is downloaded). We generate 12,000 examples with the package's fixed generator seed and split
-them 8,000 train / 2,000 validation / 2,000 test (the split is part of the workload definition).
+is downloaded). We generate 56,000 examples with the package's fixed generator seed and split
+them 48,000 train / 4,000 validation / 4,000 test (the split is part of the workload definition).
+The training split is large enough that a tuned baseline still improves at the end of its step
+hint instead of peaking early and overfitting (with cpu-v1's 8,000 it peaked at about 30% of
+the hint), so the target sits near the hint and time to target is tens of seconds; the larger
+validation split resolves accuracy to 0.025%. Generating the data takes about 15 s, once: it is
+cached.
 The generated arrays are cached under $BENCH_CACHE_DIR (default ~/.cache/bench).
 
 Workloads: `mnist1d`, a small 1-D CNN (three convolutions of 32 channels, ReLU, then a linear
@@ -33,8 +38,8 @@ from bench.workload import Batch, Workload, WorkloadSpec
 from workloads import _pipeline
 
 NUM_CLASSES = 10
-NUM_EXAMPLES = 12_000
-SPLITS = {"train": (0, 8_000), "validation": (8_000, 10_000), "test": (10_000, 12_000)}
+NUM_EXAMPLES = 56_000
+SPLITS = {"train": (0, 48_000), "validation": (48_000, 52_000), "test": (52_000, 56_000)}
 GENERATOR_SEED = 42
 
 
@@ -165,7 +170,7 @@ MNIST1D = Mnist1dWorkload(
     WorkloadSpec(
         name="mnist1d",
         tier="cpu",
-        dataset="MNIST-1D (generated, 8k/2k/2k)",
+        dataset="MNIST-1D (generated, 48k/4k/4k)",
         model="1-D CNN, 3x32 channels",
         target_metric="accuracy",
         validation_target=0.945,
