@@ -204,8 +204,9 @@ def tune(workload, step_hint: int, baselines: Sequence[str], trials: int, result
 
 
 def repeat(workload, chosen: Configuration, step_hint: int, seeds: int, results_dir: Path,
-           on_seed=None) -> list[SeedRun]:
-    """Step 3: the chosen configuration on `seeds` new seeds."""
+           on_seed=None, remeasure: bool = False) -> list[SeedRun]:
+    """Step 3: the chosen configuration on `seeds` new seeds (`remeasure`: run them again even
+    when recorded, setting the old records aside: the budget is measured time)."""
     submission = registry.get_submission(chosen.submission)
     settings = target_setting_settings(step_hint)
     runs = []
@@ -215,7 +216,7 @@ def repeat(workload, chosen: Configuration, step_hint: int, seeds: int, results_
             on_seed(index, seeds)
         outcome = api.run_in_own_process(
             workload, submission, hparams=chosen.hparams, seed=seed, ruleset="target_seeds",
-            trial=index, results_dir=results_dir, settings=settings)
+            trial=index, results_dir=results_dir, settings=settings, force=remeasure)
         curve = metric_curve(outcome.record, workload.spec.target_metric)
         best = best_metric(curve, workload.spec.higher_is_better)
         if best is None:
@@ -236,9 +237,11 @@ def set_targets(
     command: str = "",
     on_trial: Callable | None = None,
     on_seed: Callable | None = None,
+    remeasure: bool = False,
 ) -> TargetReport:
     """The whole procedure (see the module docstring). Runs are recorded under `results_dir`
-    and skipped when already there, so an interrupted procedure resumes."""
+    and skipped when already there, so an interrupted procedure resumes; `remeasure` runs the
+    seeds again (on a quiet machine: the budget is their measured time)."""
     if step_hint < 1 or trials < 1 or seeds < 1:
         raise TargetsError("step_hint, trials and seeds must be at least 1")
     workload = registry.get_workload(workload_name)
@@ -246,7 +249,7 @@ def set_targets(
     results_dir = Path(results_dir)
     configurations = tune(workload, step_hint, baselines, trials, results_dir, on_trial)
     chosen = choose(configurations, spec.higher_is_better)
-    runs = repeat(workload, chosen, step_hint, seeds, results_dir, on_seed)
+    runs = repeat(workload, chosen, step_hint, seeds, results_dir, on_seed, remeasure)
     target = median_target([run.best_metric for run in runs])
     runs = seed_runs_at(target, runs, spec.higher_is_better)
     times = [run.time_to_target for run in runs if run.time_to_target is not None]
@@ -291,3 +294,22 @@ def load_report(workload_name: str) -> TargetReport:
         return TargetReport.from_dict(workload_targets.read_report(workload_name))
     except FileNotFoundError as missing:
         raise TargetsError(str(missing)) from None
+
+
+def markdown_summary(reports: Sequence[TargetReport]) -> str:
+    """A Markdown table of target-setting reports (the README's cpu-tier table)."""
+    lines = ["| workload | chosen baseline | target (validation) | step hint | evaluation every | "
+             "seeds' steps to target | seeds' time to target | budget |",
+             "|---|---|---|---|---|---|---|---|"]
+    for report in reports:
+        reached = [run for run in report.seeds if run.steps_to_target is not None]
+        steps = ", ".join(str(run.steps_to_target) for run in reached)
+        seconds = ", ".join(f"{run.time_to_target:.1f}" for run in reached)
+        direction = ">=" if report.higher_is_better else "<="
+        lines.append(
+            f"| {report.workload} | {report.chosen.submission} (lr "
+            f"{report.chosen.hparams.get('learning_rate', float('nan')):.3g}) | "
+            f"{report.target_metric} {direction} {report.validation_target:.4g} | "
+            f"{report.step_hint} | {report.eval_every_steps} | {steps} "
+            f"({len(reached)} of {len(report.seeds)}) | {seconds} s | {report.max_runtime:g} s |")
+    return "\n".join(lines) + "\n"

@@ -151,6 +151,28 @@ def test_set_targets_end_to_end(sgd_with_space, tmp_path):
     again = targets.TargetReport.from_dict(json.loads(path.read_text()))
     assert again == report
 
+    remeasured = targets.set_targets(
+        "tests.conftest:TINY", step_hint=60, trials=2, seeds=3, baselines=[str(sgd_with_space)],
+        results_dir=tmp_path / "runs", command="test", remeasure=True)
+    assert remeasured.configurations == report.configurations  # tuning reused, seeds rerun:
+    assert remeasured.validation_target == report.validation_target  # same steps, same metric
+    set_aside = list((tmp_path / "runs").rglob("*.replaced-*"))
+    assert len(set_aside) == 3
+
+
+def test_markdown_summary_lists_the_seeds_that_reached_the_target():
+    chosen = targets.Configuration("nadamw", {"learning_rate": 0.0082}, 2, 0.9745, "budget")
+    report = targets.TargetReport(
+        workload="mnist1d", rules="cpu-v2", target_metric="accuracy", higher_is_better=True,
+        step_hint=16000, eval_every_steps=160, validation_target=0.97, max_runtime=8.0,
+        chosen=chosen, configurations=[chosen],
+        seeds=[targets.SeedRun(100, 0.973, [], 4800, 5.76), targets.SeedRun(101, 0.969, [])],
+        command="bench set-targets -w mnist1d", hardware={}, versions={})
+    table = targets.markdown_summary([report])
+    row = table.splitlines()[2]
+    assert row == ("| mnist1d | nadamw (lr 0.0082) | accuracy >= 0.97 | 16000 | 160 | "
+                   "4800 (1 of 2) | 5.8 s | 8 s |")
+
 
 def test_set_targets_command_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(main, ["set-targets", "-w", "no_such_workload",

@@ -247,8 +247,11 @@ def _names(ctx, param, text):
               help="Where the runs' records go (rerunning skips the finished ones).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Directory of the report <workload>.json [default: workloads/targets/].")
+@click.option("--remeasure", is_flag=True,
+              help="Run the seeds again though recorded (on a quiet machine: the budget is "
+                   "their measured time); the tuning runs are reused.")
 @user_errors
-def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_dir):
+def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_dir, remeasure):
     """Set WORKLOAD's validation target and budget the AlgoPerf way (bench.targets).
 
     Tunes each baseline over its search space for exactly the step hint, reruns the best
@@ -272,7 +275,8 @@ def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_
 
     report = targets_module.set_targets(
         workload, step_hint=step_hint, results_dir=results_dir, baselines=baselines,
-        trials=trials, seeds=seeds, command=command, on_trial=on_trial, on_seed=on_seed)
+        trials=trials, seeds=seeds, command=command, on_trial=on_trial, on_seed=on_seed,
+        remeasure=remeasure)
     path = targets_module.write_report(report, out_dir)
     table = Table(title=f"Targets for {report.workload}", show_header=False)
     chosen = report.chosen
