@@ -276,6 +276,10 @@ def set_aside(path: Path) -> Path:
     deleted. Returns the new name."""
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S%f")
     target = path.with_name(f"{path.name}.replaced-{stamp}")
+    count = 0
+    while target.exists():  # two set aside within a microsecond: never replace the first
+        count += 1
+        target = path.with_name(f"{path.name}.replaced-{stamp}-{count}")
     os.replace(path, target)
     return target
 
