@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.figures import pyplot, save_figure
+
 DEFAULT_DECAY = 0.999
 ALPHA_BOUNDS = (0.01, 3.0)
 
@@ -280,11 +282,7 @@ def plot_prediction(fit: LawFit, fitted: Sequence[Curve], target: Curve,
                     report: PredictionReport, path: str | Path) -> Path:
     """Observed training losses (light) and the law (dark) for the fitted curves and the
     target, with the learning rates underneath."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
                                          gridspec_kw={"height_ratios": [3, 1]})
     colours = plt.cm.tab10
@@ -308,11 +306,7 @@ def plot_prediction(fit: LawFit, fitted: Sequence[Curve], target: Curve,
     bottom.set_xlabel("step")
     bottom.set_ylabel("learning rate")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)[0]
 
 
 def fit_to_json(fit: LawFit) -> dict:

@@ -53,6 +53,7 @@ import numpy as np
 import optax
 from scipy.ndimage import median_filter
 
+from bench.figures import pyplot, save_figure
 from bench.trial.record import read_record, record_paths
 
 FORMAT = "bench-refined-schedule"
@@ -342,11 +343,7 @@ def plot_refined(schedule: RefinedSchedule, path: str | Path, peak: float | None
     """Two panels: the gradient norms (raw and smoothed), and the refined learning rate beside
     the one the source run applied. The refined one is drawn at `peak` (default: the source
     run's peak), so both are in learning-rate units."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     peak = peak or schedule.peak_learning_rate or 1.0
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(schedule.steps, schedule.grad_norm, color="0.7", linewidth=0.8, label="logged")
@@ -368,9 +365,5 @@ def plot_refined(schedule: RefinedSchedule, path: str | Path, peak: float | None
     right.set_title(f"{source.get('submission')} on {source.get('workload')}: refined schedule")
     right.legend(fontsize="small")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)[0]
 

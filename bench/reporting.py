@@ -24,6 +24,7 @@ from rich.table import Table
 
 from bench import rules as rules_module
 from bench import scoring
+from bench.figures import pyplot, save_figure
 from bench.scoring import Leaderboard
 
 
@@ -226,15 +227,6 @@ def write_leaderboard(
     return written
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 LINE_STYLES = ("-", "--", "-.", ":")
 
 
@@ -256,8 +248,7 @@ def submission_styles(names: list[str]) -> dict[str, dict]:
 
 def plot_profiles(board: Leaderboard, out_dir: Path) -> list[Path]:
     """rho(tau) of every submission; the legend, in score order, sits right of the axes."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = pyplot().subplots(figsize=(7, 4.5))
     styles = submission_styles(board.submissions)
     for submission in board.submissions:
         axis.step(board.taus, board.profiles[submission], where="post", linewidth=1.6,
@@ -267,11 +258,8 @@ def plot_profiles(board: Leaderboard, out_dir: Path) -> list[Path]:
     axis.set_ylim(-0.02, 1.02)
     axis.set_title(f"Performance profiles, {board.ruleset} tuning ({board.rules})")
     axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
-    paths = [out_dir / "performance_profile.png", out_dir / "performance_profile.svg"]
-    for path in paths:
-        figure.savefig(path, bbox_inches="tight")
-    plt.close(figure)
-    return paths
+    return save_figure(figure, out_dir / "performance_profile.png",
+                       out_dir / "performance_profile.svg", bbox_inches="tight")
 
 
 def curve_limits(records: list[Mapping], spec: Mapping) -> tuple[float, float] | None:
@@ -295,7 +283,7 @@ def curve_limits(records: list[Mapping], spec: Mapping) -> tuple[float, float] |
 def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = None,
                 workloads: Iterable[str] | None = None) -> list[Path]:
     """Per workload, validation metric against submission time for every trial."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.collections import LineCollection
 
     keep = set(workloads) if workloads is not None else None
@@ -329,8 +317,5 @@ def plot_curves(records: list[Mapping], out_dir: Path, ruleset: str | None = Non
         axis.set_ylabel(key)
         axis.set_title(f"{workload}: every trial")
         axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
-        path = out_dir / f"curves_{workload}.png"
-        figure.savefig(path, bbox_inches="tight")
-        plt.close(figure)
-        paths.append(path)
+        paths += save_figure(figure, out_dir / f"curves_{workload}.png", bbox_inches="tight")
     return paths

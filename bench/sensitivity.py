@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import api, registry
+from bench.figures import pyplot, save_figure
 from bench.protocol import ProtocolSettings
 from bench.submission import Submission
 from bench.workload import Workload
@@ -291,11 +292,7 @@ def plot_name(sweeps: Sequence[Sweep], hparam: str = "learning_rate",
 def plot_sweeps(sweeps: Sequence[Sweep], path: str | Path) -> Path:
     """Final validation loss against learning rate, one panel per submission, side by side on a
     shared loss axis. Diverged points are drawn as crosses at L_init (where they count)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if not sweeps:
         raise SensitivityError("nothing to plot")
     figure, axes = plt.subplots(1, len(sweeps), figsize=(4 * len(sweeps), 3.6), sharey=True,
@@ -318,8 +315,4 @@ def plot_sweeps(sweeps: Sequence[Sweep], path: str | Path) -> Path:
     axes[0][0].legend(fontsize="small")
     figure.suptitle(f"LR sensitivity on {sweeps[0].workload}", fontsize="medium")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)[0]

@@ -1,12 +1,21 @@
 """The record JSON Schema: records the harness writes and imports validate, broken ones do not."""
 
+import dataclasses
 import json
+import types
+import typing
 
 import pytest
 
 from bench import record_schema
 from bench.algoperf_import import import_logs
-from bench.trial.record import SCHEMA_VERSION
+from bench.trial.record import (
+    FIELD_NAMES,
+    FINISHED_OUTCOMES,
+    REQUIRED_FIELDS,
+    SCHEMA_VERSION,
+    Record,
+)
 from tests.record_factory import real_record
 from tests.test_algoperf_import import write_trial
 
@@ -20,6 +29,46 @@ def test_schema_ships_with_the_package_and_matches_the_writer_version():
     document = json.loads(record_schema.schema_text())
     assert document["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
     assert record_schema.LATEST == SCHEMA_VERSION
+
+
+# --------------------------------------------------- one layout: the schema follows Record
+
+JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", dict: "object",
+              list: "array", type(None): "null"}
+
+
+def json_types(hint) -> set[str]:
+    """The JSON types a field annotated `hint` may hold (int | None -> integer, null)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return set().union(*(json_types(option) for option in typing.get_args(hint)))
+    return {JSON_TYPES[hint]}
+
+
+def test_schema_properties_are_the_record_fields():
+    stored = [name for name in FIELD_NAMES if name != "extra"]  # extra: a newer writer's fields
+    assert sorted(record_schema.schema()["properties"]) == sorted(stored)
+
+
+def test_schema_requires_exactly_the_fields_without_a_default():
+    required = [field.name for field in dataclasses.fields(Record)
+                if field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING]
+    assert REQUIRED_FIELDS == tuple(required)
+    assert record_schema.schema()["required"] == required
+
+
+@pytest.mark.parametrize("name", [name for name in FIELD_NAMES
+                                  if name not in ("extra", "schema_version", "outcome")])
+def test_schema_type_of_each_field_is_its_annotation(name):
+    described = record_schema.schema()["properties"][name]["type"]
+    described = {described} if isinstance(described, str) else set(described)
+    assert described == json_types(typing.get_type_hints(Record)[name])
+
+
+def test_schema_outcomes_and_version_are_the_record_module_s():
+    properties = record_schema.schema()["properties"]
+    assert properties["outcome"]["enum"] == list(FINISHED_OUTCOMES)
+    assert properties["schema_version"] == {"const": SCHEMA_VERSION}
 
 
 def test_a_record_the_harness_wrote_is_valid_and_every_field_is_described(record):

@@ -13,7 +13,7 @@ from bench.trial import checkpoint, files
 from bench.trial.execute import ResultsNotWritableError, TrialBusyError, trial_lock
 from bench.trial.loop import TrialInterrupted
 from bench.trial.record import RecordError, TrialId
-from tests.conftest import TinyRegression
+from tests.conftest import TinyRegression, write_submission
 
 STEPWISE = ProtocolSettings(max_steps=400, eval_every_steps=5, evaluate_test=False)
 TRIAL = TrialId("single", "sgd", "tiny", 0, 0)
@@ -161,3 +161,54 @@ def test_force_sets_a_corrupt_record_aside(tmp_path, sgd_path):
     outcome = run(tmp_path, sgd_path, force=True)
     assert outcome.record["outcome"] == "hit" and "record set aside" in outcome.notes[0]
     assert list(path.parent.glob("trial_0.json.replaced-*"))[0].read_text() == "{"
+
+
+FORGING_SUBMISSION = '''
+"""SGD whose make_optimizer writes a record of its own making at the trial's slot."""
+import shutil
+import optax
+
+DEFAULT_HPARAMS = {"learning_rate": 0.05, "forge_from": "", "forge_to": ""}
+
+def make_optimizer(hparams, workload_info):
+    if hparams["forge_to"]:
+        shutil.copyfile(hparams["forge_from"], hparams["forge_to"])
+    return optax.sgd(hparams["learning_rate"])
+'''
+
+
+def test_a_record_forged_during_the_trial_is_set_aside_not_taken(tmp_path):
+    submission = load_submission(write_submission(tmp_path, FORGING_SUBMISSION, name="forger"))
+    trial = TrialId("single", "forger", "tiny", 0, 0)
+    genuine = api.run(TinyRegression(target=0.01), submission, results_dir=tmp_path / "first",
+                      settings=STEPWISE).record
+    forged = dict(genuine, time_to_target=1e-6, steps_to_target=1, message="forged")
+    forgery = tmp_path / "forgery.json"
+    forgery.write_text(json.dumps(forged))
+    results = tmp_path / "results"
+    point = {"forge_from": str(forgery), "forge_to": str(trial.path(results))}
+    outcome = api.run(TinyRegression(target=0.01), submission, hparams=point,
+                      results_dir=results, settings=STEPWISE)
+    own = json.loads(trial.path(results).read_text())
+    assert own["outcome"] == "hit" and own["time_to_target"] == outcome.record["time_to_target"]
+    assert own["time_to_target"] != 1e-6 and own["steps_to_target"] == genuine["steps_to_target"]
+    (kept,) = trial.path(results).parent.glob("trial_0.json.replaced-*")
+    assert json.loads(kept.read_text()) == forged  # kept for whoever audits it
+    assert "appeared" in outcome.notes[-1] and kept.name in outcome.notes[-1]
+    assert not trial.checkpoint_path(results).exists()
+
+
+def test_records_that_keep_appearing_fail_the_harness_and_keep_the_checkpoint(
+        tmp_path, sgd_path, monkeypatch):
+    path = interrupted(tmp_path, sgd_path)
+    from bench.trial import execute
+
+    def someone_else_writes_first(record_path, record):
+        record_path.write_text('{"forged": true}')
+        raise FileExistsError(record_path)
+
+    monkeypatch.setattr(execute, "write_record", someone_else_writes_first)
+    with pytest.raises(files.HarnessError, match="keep appearing"):
+        run(tmp_path, sgd_path)
+    assert path.exists() and not TRIAL.path(tmp_path).exists()  # a rerun resumes, none taken
+    assert len(list(tmp_path.rglob("trial_0.json.replaced-*"))) == 2

@@ -129,3 +129,23 @@ def test_reading_records_loads_no_jax_and_no_loop():
             "if m.startswith(('jax', 'optax', 'flax', 'bench.trial.loop', 'bench.runner'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_set_aside_never_replaces_a_file_set_aside_before(tmp_path, monkeypatch):
+    import datetime
+
+    from bench.trial import record as record_module
+
+    class FrozenClock(datetime.datetime):  # every call in the same microsecond
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 1, 1, 12, 0, 0, 5)
+
+    monkeypatch.setattr(record_module.datetime, "datetime", FrozenClock)
+    path = tmp_path / "trial_0.json"
+    kept = []
+    for text in ("first", "second", "third"):
+        path.write_text(text)
+        kept.append(record_module.set_aside(path))
+    assert [p.read_text() for p in kept] == ["first", "second", "third"]
+    assert not path.exists() and len(set(kept)) == 3

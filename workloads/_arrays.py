@@ -8,13 +8,15 @@ gathers (`take`) that cross part boundaries.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bench.workload import Workload, WorkloadSpec
+from bench.workload import WorkloadSpec
 from workloads import _synthetic
+from workloads._prepared import PreparedDataWorkload
 
 Arrays = dict[str, np.ndarray]
 
@@ -72,18 +74,22 @@ def read_parts(folder: Path, features: Sequence[str]) -> ArrayParts | None:
     ])
 
 
-class PreparedArraysWorkload(Workload):
+@dataclasses.dataclass
+class ArraySplits:
+    splits: dict[str, ArrayParts]
+
+
+class PreparedArraysWorkload(PreparedDataWorkload):
     """A workload whose train, validation and test splits are `ArrayParts`: prepared arrays
     under the data directory (`read_split(data_dir, split, name)`), or synthetic ones in a fake
-    copy. Subclasses give the model, loss and batches; this class loads and hands out splits."""
+    copy. Subclasses give the model, loss and batches; this class loads and hands out splits
+    (`PreparedDataWorkload`)."""
 
     SPLIT_NAMES = ("train", "validation", "test")
 
     def __init__(self, spec: WorkloadSpec, read_split: Callable[[str | None, str, str], ArrayParts]):
-        self.spec = spec
+        super().__init__(spec)
         self.read_split = read_split  # synthetic splits in a fake copy
-        self._splits: dict[str, ArrayParts] | None = None
-        self._loaded_from: str | None = None
 
     def synthetic_copy(self, model_size: str, batch_size: int,
                        synthetic_split: Callable[[int, int], ArrayParts], **attributes):
@@ -91,25 +97,13 @@ class PreparedArraysWorkload(Workload):
         split with its own seed, evaluated in batches of `batch_size`."""
         sizes = _synthetic.split_sizes(batch_size)
         return _synthetic.synthetic_copy(
-            self, model_size, batch_size, eval_batch_size=batch_size, _splits=None,
+            self, model_size, batch_size, eval_batch_size=batch_size, _data=None,
             _loaded_from=None, **attributes,
             read_split=lambda data_dir, split, workload: synthetic_split(
                 sizes[split], seed=list(sizes).index(split)
             ),
         )
 
-    def load(self, data_dir: str | None = None) -> None:
-        if self._splits is not None and self._loaded_from == data_dir:
-            return
-        self._splits = {split: self.read_split(data_dir, split, self.name)
-                        for split in self.SPLIT_NAMES}
-        self._loaded_from = data_dir
-
-    def _split(self, split: str) -> ArrayParts:
-        if self._splits is None:
-            raise RuntimeError(f"workload {self.name}: call load() first")
-        return self._splits[split]
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
+    def read_prepared(self, data_dir: str | None) -> ArraySplits:
+        return ArraySplits({split: self.read_split(data_dir, split, self.name)
+                            for split in self.SPLIT_NAMES})

@@ -235,7 +235,7 @@ class Criteo1TBWorkload(_arrays.PreparedArraysWorkload):
         return self._losses(params, batch, train).mean(), model_state
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        split = self._split("train")
+        split = self.split_data("train")
         if not 0 < batch_size <= len(split):
             raise ValueError(f"batch size {batch_size} must be in [1, {len(split)}] examples")
         runs = _pipeline.shuffled_index_batches(len(split) // batch_size, 1, seed)
@@ -247,7 +247,7 @@ class Criteo1TBWorkload(_arrays.PreparedArraysWorkload):
         return _pipeline.BatchStream(runs, make_batch)
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
-        data = self._split(split)
+        data = self.split_data(split)
         size = self.eval_batch_size
         for start in range(0, len(data), size):
             rows = data.rows(start, min(start + size, len(data)))

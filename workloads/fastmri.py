@@ -318,12 +318,12 @@ class FastMRIWorkload(_arrays.PreparedArraysWorkload):
         return jnp.mean(jnp.abs(outputs - batch["targets"])), model_state
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        split = self._split("train")
+        split = self.split_data("train")
         index_batches = _pipeline.shuffled_index_batches(len(split), batch_size, seed)
         return _pipeline.BatchStream(index_batches, lambda _, index: split.take(index))
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
-        data = self._split(split)
+        data = self.split_data(split)
         for index, mask in _pipeline.eval_index_batches(len(data), self.eval_batch_size):
             yield {**data.take(index), "mask": mask}
 

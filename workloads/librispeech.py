@@ -51,11 +51,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bench.workload import Batch, Workload, WorkloadSpec
+from bench.workload import Batch, WorkloadSpec
 from workloads import _pipeline, _sentencepiece, _synthetic, _tfds
 from workloads._conformer import Conformer, ConformerConfig
 from workloads._deepspeech import DeepSpeech, DeepSpeechConfig
 from workloads._image_classification import count_parameters
+from workloads._prepared import PreparedDataWorkload
 from workloads._ragged import Ragged, pad_rows, write_streaming
 from workloads._speech_frontend import SpecAugmentConfig
 
@@ -266,7 +267,7 @@ TINY_MODELS = {
 }
 
 
-class LibriSpeechWorkload(Workload):
+class LibriSpeechWorkload(PreparedDataWorkload):
     def __init__(
         self,
         spec: WorkloadSpec,
@@ -277,34 +278,19 @@ class LibriSpeechWorkload(Workload):
         max_target: int = MAX_TARGET_TOKENS,
         data: SpeechData | None = None,
     ):
-        self.spec = spec
+        super().__init__(spec, data)
         self.model_config = model_config
         self.model: nn.Module = MODELS[type(model_config)](model_config)
         self.eval_batch_size = eval_batch_size
         self.max_audio, self.max_target = max_audio, max_target
-        self._data = data
-        self._fixed_data = data is not None  # fake data: `load` keeps it
-        self._loaded_from: str | None = None
 
     # ---- data
 
-    def load(self, data_dir: str | None = None) -> None:
-        if self._fixed_data or (self._data is not None and self._loaded_from == data_dir):
-            return
-        self._data = read_data(data_dir, self.name)
-        self._loaded_from = data_dir
-
-    def _split(self, split: str) -> Utterances:
-        if self._data is None:
-            raise RuntimeError(f"workload {self.name}: call load() first")
-        return self._data.splits[split]
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
+    def read_prepared(self, data_dir: str | None) -> SpeechData:
+        return read_data(data_dir, self.name)
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        utterances = self._split("train")
+        utterances = self.split_data("train")
         index_batches = _pipeline.shuffled_index_batches(len(utterances), batch_size, seed)
         return _pipeline.BatchStream(
             index_batches,
@@ -312,7 +298,7 @@ class LibriSpeechWorkload(Workload):
         )
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
-        utterances, size = self._split(split), self.eval_batch_size
+        utterances, size = self.split_data(split), self.eval_batch_size
         for start in range(0, len(utterances), size):
             index = list(range(start, min(start + size, len(utterances))))
             index += [-1] * (size - len(index))
@@ -380,7 +366,7 @@ class LibriSpeechWorkload(Workload):
         """CTC loss per target token and word error rate over the whole split."""
         if not hasattr(self, "_jitted_eval"):
             self._jitted_eval = jax.jit(self._eval_outputs)
-        tokenizer = self._data.tokenizer
+        tokenizer = self.data.tokenizer
         loss_sum = count = 0.0
         hypotheses, references = [], []
         for batch in self.eval_batches(split):

@@ -54,8 +54,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bench.workload import Batch, Workload, WorkloadSpec
+from bench.workload import Batch, WorkloadSpec
 from workloads import _pipeline, _sentencepiece, _synthetic, _tfds
+from workloads._prepared import PreparedDataWorkload
 from workloads._image_classification import count_parameters
 from workloads._ragged import Ragged, pad_rows
 from workloads._transformer import Transformer, TransformerConfig, beam_search
@@ -243,7 +244,7 @@ def _grouped(rows: Iterator[list[int]], size: int) -> Iterator[list[list[int]]]:
 # -------------------------------------------------------------------------------- workload
 
 
-class WmtWorkload(Workload):
+class WmtWorkload(PreparedDataWorkload):
     def __init__(
         self,
         spec: WorkloadSpec,
@@ -253,34 +254,19 @@ class WmtWorkload(Workload):
         label_smoothing: float = LABEL_SMOOTHING,
         data: WmtData | None = None,
     ):
-        self.spec = spec
+        super().__init__(spec, data)
         self.model_config = model_config
         self.model = Transformer(model_config)
         self.eval_batch_size = eval_batch_size
         self.label_smoothing = label_smoothing
-        self._data = data
-        self._fixed_data = data is not None  # fake data: `load` keeps it
-        self._loaded_from: str | None = None
 
     # ---- data
 
-    def load(self, data_dir: str | None = None) -> None:
-        if self._fixed_data or (self._data is not None and self._loaded_from == data_dir):
-            return
-        self._data = read_data(data_dir, self.name)
-        self._loaded_from = data_dir
-
-    def _split(self, split: str) -> Pairs:
-        if self._data is None:
-            raise RuntimeError(f"workload {self.name}: call load() first")
-        return self._data.splits[split]
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
+    def read_prepared(self, data_dir: str | None) -> WmtData:
+        return read_data(data_dir, self.name)
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        pairs = self._split("train")
+        pairs = self.split_data("train")
         max_len = self.model_config.max_len
         rows = packed_rows(pairs, _endless_order(len(pairs), seed), max_len)
         return _pipeline.BatchStream(
@@ -289,7 +275,7 @@ class WmtWorkload(Workload):
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
         """Rows of one pair each, padded to max_len; the last batch filled with empty rows."""
-        pairs = self._split(split)
+        pairs = self.split_data(split)
         size, max_len = self.eval_batch_size, self.model_config.max_len
         for start in range(0, len(pairs), size):
             index = range(start, min(start + size, len(pairs)))
@@ -359,7 +345,7 @@ class WmtWorkload(Workload):
         """Per-token loss and accuracy, and corpus BLEU of the translations of the split."""
         if not hasattr(self, "_jitted_eval_sums"):
             self._jitted_eval_sums = jax.jit(self.eval_sums)
-        tokenizer = self._data.tokenizer
+        tokenizer = self.data.tokenizer
         totals = {"loss": 0.0, "accuracy": 0.0, "count": 0.0}
         hypotheses, references = [], []
         for batch in self.eval_batches(split):

@@ -15,15 +15,37 @@ the published one, hence this module.
 
 NadamW adds decoupled weight decay through the learning rate (Loshchilov & Hutter 2019):
 theta_t = theta_{t-1} - lr_t (u_t + wd theta_{t-1}).
+
+`ALGOPERF_SELF_TUNING_POINT` is the published default point of that baseline, which every
+NadamW-based submission starts from; `nadamw_from_hparams` builds the optimizer from a point
+named that way and the submission's own schedule.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from bench.optim.grad_clip import with_grad_clip
+
+# The AlgoPerf NadamW baseline's self-tuning ("full budget") hyperparameters: `HPARAMS` in
+# mlcommons/algorithmic-efficiency, prize_qualification_baselines/self_tuning/
+# jax_nadamw_full_budget.py (commit 0b515ab8), without its dropout_rate (0.1): no submission here
+# sets dropout, the workloads fix it. beta1 is written as 1 - one_minus_beta1, as in AlgoPerf's search
+# spaces; the warmup lasts warmup_factor * step_hint steps. Read-only: build a submission's
+# defaults as {**ALGOPERF_SELF_TUNING_POINT, ...}.
+ALGOPERF_SELF_TUNING_POINT = MappingProxyType({
+    "learning_rate": 0.0017486387539278373,
+    "one_minus_beta1": 0.06733926164,
+    "beta2": 0.9955159689799007,
+    "weight_decay": 0.08121616522670176,
+    "warmup_factor": 0.02,
+})
 
 
 class ScaleByNadamState(NamedTuple):
@@ -83,7 +105,7 @@ def nadamw(
 
 
 def scheduled_nadamw(
-    schedule: optax.Schedule,
+    schedule: optax.ScalarOrSchedule,
     *,
     b1: float,
     b2: float,
@@ -94,12 +116,26 @@ def scheduled_nadamw(
     """`nadamw` driven by `schedule`, for submissions that differ only in their schedule.
 
     Built with `optax.inject_hyperparams`, so the learning rate applied at each step is kept in
-    the optimizer state (where the runner logs it); with `grad_clip`, the gradients are first
-    clipped to that global norm.
+    the optimizer state (where the runner logs it, and a controller may set it when `schedule`
+    is a number); with `grad_clip`, the gradients are first clipped to that global norm
+    (`bench.optim.grad_clip`).
     """
     optimizer = optax.inject_hyperparams(nadamw)(
         learning_rate=schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay
     )
-    if grad_clip is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(grad_clip), optimizer)
-    return optimizer
+    return with_grad_clip(optimizer, grad_clip)
+
+
+def nadamw_from_hparams(
+    schedule: optax.ScalarOrSchedule, hparams: Mapping[str, Any]
+) -> optax.GradientTransformation:
+    """`scheduled_nadamw` with the rest read from `hparams`, named as in
+    `ALGOPERF_SELF_TUNING_POINT`: b1 = 1 - one_minus_beta1, beta2, weight_decay, and grad_clip
+    (absent or null: no clipping)."""
+    return scheduled_nadamw(
+        schedule,
+        b1=1.0 - hparams["one_minus_beta1"],
+        b2=hparams["beta2"],
+        weight_decay=hparams["weight_decay"],
+        grad_clip=hparams.get("grad_clip"),
+    )

@@ -13,7 +13,12 @@
    `RunOutcome.resumed_from_step`); a checkpoint that is damaged or was saved under other
    hyperparameters or protocol settings (another `--max-runtime`) is set aside beside it
    (`trial_<n>.ckpt.replaced-<time>`), said in `RunOutcome.notes`, and the trial starts again;
-5. train (`bench.trial.loop.run_trial`), write the record, then remove the checkpoint.
+5. train (`bench.trial.loop.run_trial`), write the record, then remove the checkpoint. Under the
+   lock the record's slot was free when the trial started, so a file found there when its record
+   is written was put there during the trial by something other than the trial: the submission's
+   own code (a forged result) or a process that ignored the lock. It is never taken as the
+   trial's result: it is set aside (`trial_<n>.json.replaced-<time>`, said in the notes) and the
+   trial's own record is written in its place (`write_own_record`).
 
 Failures of the harness (`HarnessError`: a checkpoint or record that cannot be written) are
 raised, never recorded as the submission's failure, and never remove a checkpoint.
@@ -123,6 +128,31 @@ def set_aside_checkpoint(path: Path, problem: str) -> str:
     return f"checkpoint {path.name} not resumed ({problem}); kept as {kept.name}, starting afresh"
 
 
+def write_own_record(path: Path, record: Record) -> list[str]:
+    """Write the trial's `record` at `path`, where no record was when the trial started (under
+    its lock); a file that appeared there meanwhile is set aside, never taken as the result.
+
+    Notes on what was set aside. A second file appearing while the first is set aside (something
+    keeps writing there) is set aside too and raises `HarnessError`: the checkpoint is kept and a
+    rerun resumes.
+    """
+    notes = []
+    for _ in range(2):
+        try:
+            write_record(path, record)
+            return notes
+        except FileExistsError:
+            kept = set_aside(path)
+            notes.append(f"a record appeared at {path.name} during the trial, not written by it "
+                         f"(by the submission's code or a process without the trial's lock): "
+                         f"not taken as its result, kept as {kept.name}")
+        except OSError as error:
+            raise HarnessError(f"cannot write the record {path}: {error}; the checkpoint "
+                               "is kept, run the same command again to finish") from error
+    raise HarnessError(f"records keep appearing at {path} while the trial writes its own; "
+                       f"{'; '.join(notes)}. The checkpoint is kept, run the same command again")
+
+
 def execute(
     workload,
     submission,
@@ -165,13 +195,7 @@ def execute(
             notes.append(set_aside_checkpoint(plan.path, str(error)))
             result = run_trial(workload, submission, point, **train)
         record = Record.from_result(trial_id, result, workload, submission)
-        try:
-            write_record(path, record)
-        except FileExistsError:  # written by a process that did not take the lock
-            record = read_record(path)
-        except OSError as error:
-            raise HarnessError(f"cannot write the record {path}: {error}; the checkpoint "
-                               "is kept, run the same command again to finish") from error
+        notes += write_own_record(path, record)
         ckpt.remove(plan.path)
     return RunOutcome(record, path, skipped=False, resumed_from_step=result.resumed_from_step,
                       notes=tuple(notes))

@@ -16,6 +16,11 @@ gets one back from `read_record`, which refuses a file of another `schema_versio
 field or a field of the wrong type with a one-line message naming the file. A `Record` reads like
 the JSON object it is stored as (`record["outcome"]`, `record.get(...)`) as well as by attribute.
 
+`Record`'s fields are the layout's one definition: `bench/schemas/record-v1.schema.json`, the
+layout for other tools, names the same properties, requires the same ones (`REQUIRED_FIELDS`)
+with the same JSON types and outcomes, and adds only constraints and descriptions;
+tests/test_record_schema.py fails when the two part.
+
 This module imports nothing from the training loop: `TrialResult` (what a trial returns) lives
 here, and the loop fills it in.
 """
@@ -149,16 +154,16 @@ class Record(Mapping):
     # Read like the JSON object: record["outcome"], record.get("imported_from"), dict(record).
     # An optional field that is None is absent, as in the file (bench/schemas/record-v1).
     def __getitem__(self, key: str) -> Any:
-        if key in _FIELD_NAMES and key != "extra":
+        if key in FIELD_NAMES and key != "extra":
             value = getattr(self, key)
-            if value is None and key not in _REQUIRED:
+            if value is None and key not in REQUIRED_FIELDS:
                 raise KeyError(key)
             return value
         return self.extra[key]
 
     def __iter__(self) -> Iterator[str]:
-        for name in _FIELD_NAMES:
-            if name != "extra" and (name in _REQUIRED or getattr(self, name) is not None):
+        for name in FIELD_NAMES:
+            if name != "extra" and (name in REQUIRED_FIELDS or getattr(self, name) is not None):
                 yield name
         yield from self.extra
 
@@ -178,11 +183,11 @@ class Record(Mapping):
             found = "no schema_version" if version is None else f"schema version {version!r}"
             raise RecordError(f"record {source} has {found}; this bench reads version "
                               f"{SCHEMA_VERSION}")
-        missing = [name for name in _REQUIRED if name not in data]
+        missing = [name for name in REQUIRED_FIELDS if name not in data]
         if missing:
             raise RecordError(f"record {source} lacks field(s) {', '.join(missing)}")
-        known = {key: value for key, value in data.items() if key in _FIELD_NAMES}
-        extra = {key: value for key, value in data.items() if key not in _FIELD_NAMES}
+        known = {key: value for key, value in data.items() if key in FIELD_NAMES}
+        extra = {key: value for key, value in data.items() if key not in FIELD_NAMES}
         try:
             return cls(**known, extra=extra)
         except RecordError as error:
@@ -216,8 +221,9 @@ class Record(Mapping):
         )
 
 
-_FIELD_NAMES = tuple(field.name for field in dataclasses.fields(Record))
-_REQUIRED = tuple(
+# The stored fields ("extra" holds those a newer writer added), and those every file must have.
+FIELD_NAMES = tuple(field.name for field in dataclasses.fields(Record))
+REQUIRED_FIELDS = tuple(
     field.name for field in dataclasses.fields(Record)
     if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
 )
@@ -241,7 +247,7 @@ def _fits(value: Any, hint: Any) -> bool:
 def _problem(record: Record) -> str | None:
     """What is wrong with a record's fields, or None."""
     hints = typing.get_type_hints(Record)
-    wrong = [name for name in _FIELD_NAMES if not _fits(getattr(record, name), hints[name])]
+    wrong = [name for name in FIELD_NAMES if not _fits(getattr(record, name), hints[name])]
     if wrong:
         return "field(s) of the wrong type: " + ", ".join(
             f"{name}={getattr(record, name)!r:.40}" for name in wrong)
@@ -270,6 +276,10 @@ def set_aside(path: Path) -> Path:
     deleted. Returns the new name."""
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S%f")
     target = path.with_name(f"{path.name}.replaced-{stamp}")
+    count = 0
+    while target.exists():  # two set aside within a microsecond: never replace the first
+        count += 1
+        target = path.with_name(f"{path.name}.replaced-{stamp}-{count}")
     os.replace(path, target)
     return target
 

@@ -10,18 +10,13 @@ clipping (`grad_clip`, off when null).
 
 import optax
 
+from bench.optim.grad_clip import with_grad_clip
+from bench.optim.nadam import ALGOPERF_SELF_TUNING_POINT
 from bench.schedules import warmup_cosine
 
 # AlgoPerf's self-tuning NadamW point, carried over to Adam (AlgoPerf publishes no self-tuning
 # AdamW point); beta1 is written as 1 - one_minus_beta1 as in AlgoPerf's search spaces.
-DEFAULT_HPARAMS = {
-    "learning_rate": 0.0017486387539278373,
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
-    "grad_clip": None,
-}
+DEFAULT_HPARAMS = {**ALGOPERF_SELF_TUNING_POINT, "grad_clip": None}
 
 
 def make_optimizer(hparams, workload_info):
@@ -35,6 +30,4 @@ def make_optimizer(hparams, workload_info):
         eps=1e-8,
         weight_decay=hparams["weight_decay"],
     )
-    if hparams.get("grad_clip") is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer
+    return with_grad_clip(optimizer, hparams.get("grad_clip"))

@@ -15,10 +15,8 @@ forecast. Stages double in length up to tau_max. The update rule is the AlgoPerf
 import math
 from typing import NamedTuple
 
-import optax
-
 from bench.optim.autolrs import bayes_minimize, exponential_forecast
-from bench.optim.nadam import nadamw
+from bench.optim.nadam import ALGOPERF_SELF_TUNING_POINT, nadamw_from_hparams
 
 DEFAULT_HPARAMS = {
     # The learning-rate search interval (log scale): AutoLRS's one required input.
@@ -37,27 +35,18 @@ DEFAULT_HPARAMS = {
     "kappa": 2.0,
     # A fixed linear warmup before the first search (the paper searches no warmup).
     "warmup_fraction": 0.02,
-    "warmup_learning_rate": 0.0017486387539278373,
-    # NadamW: the AlgoPerf self-tuning point (as in submissions/nadamw).
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
+    "warmup_learning_rate": ALGOPERF_SELF_TUNING_POINT["learning_rate"],
+    # NadamW: the AlgoPerf self-tuning point (bench.optim.nadam).
+    "one_minus_beta1": ALGOPERF_SELF_TUNING_POINT["one_minus_beta1"],
+    "beta2": ALGOPERF_SELF_TUNING_POINT["beta2"],
+    "weight_decay": ALGOPERF_SELF_TUNING_POINT["weight_decay"],
     "grad_clip": None,
 }
 
 
 def make_optimizer(hparams, workload_info):
     # A numeric learning rate (no schedule): the controller sets it through the handle.
-    optimizer = optax.inject_hyperparams(nadamw)(
-        learning_rate=float(hparams["warmup_learning_rate"]),
-        b1=1.0 - hparams["one_minus_beta1"],
-        b2=hparams["beta2"],
-        eps=1e-8,
-        weight_decay=hparams["weight_decay"],
-    )
-    if hparams.get("grad_clip") is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer
+    return nadamw_from_hparams(float(hparams["warmup_learning_rate"]), hparams)
 
 
 class Stage(NamedTuple):

@@ -8,6 +8,8 @@ file is the calibrated point (see README.md).
 
 import optax
 
+from bench.optim.grad_clip import with_grad_clip
+
 # The authors' defaults: alpha = 100, eps = 1e-8, no weight decay.
 DEFAULT_HPARAMS = {
     "alpha": 100.0,
@@ -24,6 +26,4 @@ def make_optimizer(hparams, workload_info):
         eps=hparams["eps"],
         weight_decay=hparams["weight_decay"],
     )
-    if hparams["grad_clip"] is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer
+    return with_grad_clip(optimizer, hparams["grad_clip"])

@@ -9,10 +9,8 @@ point (see README.md).
 
 import math
 
-import optax
-
 from bench.optim.dadapt_adamw import dadapt_adamw
-from bench.optim.multiplier_schedule import multiplier_schedule
+from bench.optim.multiplier_schedule import lr_free_optimizer
 
 # dadaptation 3.2's DAdaptAdam defaults, with decouple=True (the AdamW form; identical at
 # the default weight decay of 0), and no scheduler.
@@ -34,13 +32,10 @@ DEFAULT_HPARAMS = {
 
 def make_optimizer(hparams, workload_info):
     growth = hparams["growth_rate"]
-    optimizer = dadapt_adamw(
-        learning_rate=multiplier_schedule(
-            hparams["lr_multiplier"],
-            hparams["schedule"],
-            hparams["warmup_factor"],
-            workload_info.step_hint,
-        ),
+    return lr_free_optimizer(
+        dadapt_adamw,
+        hparams,
+        workload_info.step_hint,
         b1=hparams["beta1"],
         b2=hparams["beta2"],
         eps=hparams["eps"],
@@ -50,6 +45,3 @@ def make_optimizer(hparams, workload_info):
         d0=hparams["d0"],
         growth_rate=math.inf if growth is None else growth,
     )
-    if hparams["grad_clip"] is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer

@@ -8,11 +8,9 @@ iterates (gamma = 8), which the authors call crucial (`bench.optim.averaging`;
 calibrated point (see README.md).
 """
 
-import optax
-
 from bench.optim.averaging import averaged_params, with_polynomial_averaging
 from bench.optim.dog import dog
-from bench.optim.multiplier_schedule import multiplier_schedule
+from bench.optim.multiplier_schedule import lr_free_optimizer
 
 # dog-optimizer 1.0.3's defaults (DoG(reps_rel=1e-6, lr=1.0)) with PolynomialDecayAverager(gamma=8).
 DEFAULT_HPARAMS = {
@@ -28,19 +26,14 @@ DEFAULT_HPARAMS = {
 
 
 def make_optimizer(hparams, workload_info):
-    optimizer = dog(
-        learning_rate=multiplier_schedule(
-            hparams["lr_multiplier"],
-            hparams["schedule"],
-            hparams["warmup_factor"],
-            workload_info.step_hint,
-        ),
+    optimizer = lr_free_optimizer(
+        dog,
+        hparams,
+        workload_info.step_hint,
         reps_rel=hparams["reps_rel"],
         eps=hparams["eps"],
         weight_decay=hparams["weight_decay"],
     )
-    if hparams["grad_clip"] is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
     if hparams["averaging_gamma"] is not None:
         optimizer = with_polynomial_averaging(optimizer, hparams["averaging_gamma"])
     return optimizer

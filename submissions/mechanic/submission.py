@@ -9,6 +9,7 @@ calibrated point (see README.md).
 
 import optax
 
+from bench.optim.grad_clip import with_grad_clip
 from bench.optim.mechanic import mechanize
 from bench.optim.multiplier_schedule import multiplier_schedule
 
@@ -65,6 +66,4 @@ def make_optimizer(hparams, workload_info):
         s_init=hparams["s_init"],
         store_delta=hparams["store_delta"],
     )
-    if hparams["grad_clip"] is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer
+    return with_grad_clip(optimizer, hparams["grad_clip"])

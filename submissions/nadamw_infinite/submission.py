@@ -8,16 +8,11 @@ exponential anneal to `min_ratio * learning_rate` over the last `anneal_fraction
 `step_hint` steps.
 """
 
-from bench.optim.nadam import scheduled_nadamw
+from bench.optim.nadam import ALGOPERF_SELF_TUNING_POINT, nadamw_from_hparams
 from bench.schedules import infinite
 
 DEFAULT_HPARAMS = {
-    # NadamW: the AlgoPerf self-tuning point (as in submissions/nadamw).
-    "learning_rate": 0.0017486387539278373,
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
+    **ALGOPERF_SELF_TUNING_POINT,  # NadamW's (bench.optim.nadam), warmup included
     "grad_clip": None,
     # Infinite schedule (our choices, see README.md): anneal to lr_max / 10, the constant
     # midway between lr_max and that; cooldown to 20%, anneal over the last 10% of step_hint.
@@ -42,10 +37,4 @@ def make_schedule(hparams, workload_info):
 
 
 def make_optimizer(hparams, workload_info):
-    return scheduled_nadamw(
-        make_schedule(hparams, workload_info),
-        b1=1.0 - hparams["one_minus_beta1"],
-        b2=hparams["beta2"],
-        weight_decay=hparams["weight_decay"],
-        grad_clip=hparams["grad_clip"],
-    )
+    return nadamw_from_hparams(make_schedule(hparams, workload_info), hparams)

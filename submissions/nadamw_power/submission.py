@@ -8,16 +8,11 @@ power_amplitude`), after which lr = learning_rate * (t / t_cross)^b. The last `d
 of the `step_hint` steps decays to 0 with shape `decay_shape`.
 """
 
-from bench.optim.nadam import scheduled_nadamw
+from bench.optim.nadam import ALGOPERF_SELF_TUNING_POINT, nadamw_from_hparams
 from bench.schedules import power, power_amplitude
 
 DEFAULT_HPARAMS = {
-    # NadamW: the AlgoPerf self-tuning point (as in submissions/nadamw).
-    "learning_rate": 0.0017486387539278373,
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
+    **ALGOPERF_SELF_TUNING_POINT,  # NadamW's (bench.optim.nadam), warmup included
     "grad_clip": None,
     # Power scheduler: b from the paper; crossover, decay length and shape are our choices.
     "power_exponent": -0.51,
@@ -49,10 +44,4 @@ def make_schedule(hparams, workload_info):
 
 
 def make_optimizer(hparams, workload_info):
-    return scheduled_nadamw(
-        make_schedule(hparams, workload_info),
-        b1=1.0 - hparams["one_minus_beta1"],
-        b2=hparams["beta2"],
-        weight_decay=hparams["weight_decay"],
-        grad_clip=hparams["grad_clip"],
-    )
+    return nadamw_from_hparams(make_schedule(hparams, workload_info), hparams)

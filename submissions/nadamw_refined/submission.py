@@ -9,17 +9,13 @@ norms, linear decay to 0 at `step_hint` (after a linear warmup over `warmup_fact
 step_hint` steps, as the baseline).
 """
 
-from bench.optim.nadam import scheduled_nadamw
+from bench.optim.nadam import ALGOPERF_SELF_TUNING_POINT, nadamw_from_hparams
 from bench.refine import load_schedule, schedule_function
 from bench.schedules import warmup_linear
 
 DEFAULT_HPARAMS = {
-    # NadamW: the AlgoPerf self-tuning point (as in submissions/nadamw).
-    "learning_rate": 0.0017486387539278373,
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,  # used by the linear-decay fallback only
+    # NadamW's (bench.optim.nadam); its warmup_factor is used by the linear-decay fallback only.
+    **ALGOPERF_SELF_TUNING_POINT,
     "grad_clip": None,
     # Path to a `bench refine` output; null: linear decay (the refinement of constant norms).
     "schedule_file": None,
@@ -39,10 +35,4 @@ def make_schedule(hparams, workload_info):
 
 
 def make_optimizer(hparams, workload_info):
-    return scheduled_nadamw(
-        make_schedule(hparams, workload_info),
-        b1=1.0 - hparams["one_minus_beta1"],
-        b2=hparams["beta2"],
-        weight_decay=hparams["weight_decay"],
-        grad_clip=hparams["grad_clip"],
-    )
+    return nadamw_from_hparams(make_schedule(hparams, workload_info), hparams)

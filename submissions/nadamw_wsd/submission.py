@@ -7,16 +7,11 @@ Runs with different `budget_factor` share the warmup and the constant phase: eac
 the same constant run (`bench.schedules.wsd_branch_start` gives where it leaves it).
 """
 
-from bench.optim.nadam import scheduled_nadamw
+from bench.optim.nadam import ALGOPERF_SELF_TUNING_POINT, nadamw_from_hparams
 from bench.schedules import wsd
 
 DEFAULT_HPARAMS = {
-    # NadamW: the AlgoPerf self-tuning point (as in submissions/nadamw).
-    "learning_rate": 0.0017486387539278373,
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
+    **ALGOPERF_SELF_TUNING_POINT,  # NadamW's (bench.optim.nadam), warmup included
     "grad_clip": None,
     # WSD: Hägele et al. 2024 (arXiv 2405.18392): a 20% cooldown with the 1-sqrt shape.
     "cooldown_fraction": 0.2,
@@ -38,10 +33,4 @@ def make_schedule(hparams, workload_info):
 
 
 def make_optimizer(hparams, workload_info):
-    return scheduled_nadamw(
-        make_schedule(hparams, workload_info),
-        b1=1.0 - hparams["one_minus_beta1"],
-        b2=hparams["beta2"],
-        weight_decay=hparams["weight_decay"],
-        grad_clip=hparams["grad_clip"],
-    )
+    return nadamw_from_hparams(make_schedule(hparams, workload_info), hparams)

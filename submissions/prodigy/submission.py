@@ -8,9 +8,7 @@ a schedule (`schedule`: constant, or warmup then cosine/linear decay to 0 at ste
 
 import math
 
-import optax
-
-from bench.optim.multiplier_schedule import multiplier_schedule
+from bench.optim.multiplier_schedule import lr_free_optimizer
 from bench.optim.prodigy import prodigy
 
 # prodigyopt 1.1's defaults (Prodigy(lr=1.0) with no scheduler, as its README recommends).
@@ -35,13 +33,10 @@ DEFAULT_HPARAMS = {
 
 def make_optimizer(hparams, workload_info):
     growth = hparams["growth_rate"]
-    optimizer = prodigy(
-        learning_rate=multiplier_schedule(
-            hparams["lr_multiplier"],
-            hparams["schedule"],
-            hparams["warmup_factor"],
-            workload_info.step_hint,
-        ),
+    return lr_free_optimizer(
+        prodigy,
+        hparams,
+        workload_info.step_hint,
         b1=hparams["beta1"],
         b2=hparams["beta2"],
         beta3=hparams["beta3"],
@@ -54,6 +49,3 @@ def make_optimizer(hparams, workload_info):
         d_coef=hparams["d_coef"],
         growth_rate=math.inf if growth is None else growth,
     )
-    if hparams["grad_clip"] is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer

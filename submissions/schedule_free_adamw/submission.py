@@ -6,8 +6,7 @@ weights (k+1)^r lr_max^weight_lr_power). Training runs at y; `eval_params` retur
 averaged sequence x. `calibrated.json` beside this file is the calibrated point (see README.md).
 """
 
-import optax
-
+from bench.optim.grad_clip import with_grad_clip
 from bench.optim.schedule_free import (
     ScheduleFreeAdamWState,
     schedule_free_adamw,
@@ -39,9 +38,7 @@ def make_optimizer(hparams, workload_info):
         r=hparams["r"],
         weight_lr_power=hparams["weight_lr_power"],
     )
-    if hparams["grad_clip"] is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer
+    return with_grad_clip(optimizer, hparams["grad_clip"])
 
 
 def eval_params(params, opt_state):

@@ -16,6 +16,8 @@ Optional global-norm gradient clipping (`grad_clip`, off when null).
 
 import optax
 
+from bench.optim.grad_clip import with_grad_clip
+
 # Classic image-classification SGD (lr 0.1, momentum 0.9, weight decay 5e-4; He et al. 2016)
 # with AlgoPerf's Nesterov schedule shape (warmup 5%, decay over 90% of the rest to 1% of peak).
 DEFAULT_HPARAMS = {
@@ -57,6 +59,4 @@ def make_optimizer(hparams, workload_info):
         momentum=1.0 - hparams["one_minus_beta1"],
         weight_decay=hparams["weight_decay"],
     )
-    if hparams.get("grad_clip") is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(hparams["grad_clip"]), optimizer)
-    return optimizer
+    return with_grad_clip(optimizer, hparams.get("grad_clip"))
