@@ -28,7 +28,7 @@ from rich.table import Table
 
 from bench import ranking
 
-TAU_BAR = 0.9  # issue 21: "agrees (Kendall tau >= 0.9, and no pair whose intervals are disjoint swaps)"
+TAU_BAR = 0.9  # issue 21: "Kendall tau >= 0.9, and no pair whose intervals are disjoint swaps"
 
 
 class BadInput(Exception):

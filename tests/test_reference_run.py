@@ -145,6 +145,7 @@ def test_a_real_smoke_run(tmp_path):
     assert result.exit_code == 0, result.output
     board = json.loads((tmp_path / "out/self/leaderboard.json").read_text())
     assert sorted(board["scores"]) == ["nadamw", "sgd_nesterov"]
-    seeds = sorted(json.loads(p.read_text())["seed"] for p in (tmp_path / "r").rglob("trial_*.json"))
+    records = (tmp_path / "r").rglob("trial_*.json")
+    seeds = sorted(json.loads(path.read_text())["seed"] for path in records)
     assert seeds == [0, 0, 1000, 1000]
     assert "smoke test" in (tmp_path / "out/self/README.md").read_text()

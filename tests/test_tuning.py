@@ -88,7 +88,7 @@ def test_self_ruleset_applies_the_budget_multiplier(tmp_path, tuned):
 
 
 def test_seed_offset_gives_an_independent_run(tuned):
-    """Seeds are seed_offset + 1000 * study + trial; external draws are seeded seed_offset + study."""
+    """Seeds: seed_offset + 1000 * study + trial; external draws: seeded seed_offset + study."""
     workloads = [TinyRegression()]
     first = tuning.plan_study(tuned, workloads, "external", studies=2, trials=3)
     second = tuning.plan_study(tuned, workloads, "external", studies=2, trials=3,
