@@ -47,8 +47,10 @@ def load_scores(path: Path, ruleset: str, rules: str | None, measure: str,
 
     try:
         records, _ = load_records([path])
-        accepted = trust.vouch(records).accepted
-        board = scoring.score(accepted, ruleset=ruleset, rules=rules, measure=measure,
+        vouched = trust.vouch(records)
+        for refusal in vouched.refused:  # as `bench score` does: not scored, said on stderr
+            print(f"{path}: refused {refusal}", file=sys.stderr)
+        board = scoring.score(vouched.accepted, ruleset=ruleset, rules=rules, measure=measure,
                               bootstrap_samples=bootstrap)
     except (RecordError, scoring.ScoringError) as error:
         raise BadInput(f"{path}: {error}") from None
