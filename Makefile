@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
+.PHONY: run test reference test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
 
 $(BIN)/bench: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ test: install  ## the test suite (fast, deterministic, CPU only)
 	$(BIN)/python -m pytest
 
 test-slow: install  ## slow checks: every submission reaches the mnist1d target at its default point
-	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py tests/test_algoperf_adapter.py
+	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py tests/test_algoperf_adapter.py \
+		tests/test_reference_run.py
+
+reference: install  ## the cpu tier's reference leaderboards into results/reference (hours on 2 cores; re-run to continue; ARGS="--dry-run" shows the plan)
+	$(BIN)/python scripts/reference/run.py $(ARGS)
 
 test-kill: install  ## kill a real bench study 20 times at random points: nothing lost, no trial trained twice at once (2-4 minutes)
 	$(BIN)/python -m pytest -m kill tests/test_random_kill.py

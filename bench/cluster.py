@@ -319,6 +319,7 @@ def run_study_on_cluster(
     checkpoint_every: float = 60.0,
     on_trial=None,
     search_space=None,
+    seed_offset: int = 0,
 ) -> ClusterStudy:
     """Submit the study's missing trials as jobs, wait for them, return what they left.
 
@@ -331,7 +332,8 @@ def run_study_on_cluster(
     if settings.budget_multiplier == 1.0:
         settings = dataclasses.replace(
             settings, budget_multiplier=tuning.DEFAULT_BUDGET_MULTIPLIER[ruleset])
-    plan = tuning.plan_study(submission, workloads, ruleset, studies, trials, search_space)
+    plan = tuning.plan_study(submission, workloads, ruleset, studies, trials, search_space,
+                             seed_offset)
     notify = on_trial or (lambda *args: None)
     results_dir = Path(results_dir).resolve()
     ids = [TrialId(ruleset, submission.name, p.workload.name, p.study, p.trial) for p in plan]

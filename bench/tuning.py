@@ -13,7 +13,11 @@ Two rulesets, as in AlgoPerf (Dahl et al. 2023, sec. 5):
 AlgoPerf runs 5 studies of 5 trials for external tuning and 5 studies for self-tuning; those are
 the defaults here, overridable for quick runs (`--studies 1 --trials 2`).
 
-Trial seeds are `1000 * study + trial`: explicit, recorded, different for every trial.
+Trial seeds are `seed_offset + 1000 * study + trial`: explicit, recorded, different for every
+trial. The offset (default 0) makes a second, independent run of the same studies: its trial
+seeds, and under `external` its search-space draws (seeded `seed_offset + study`), differ from
+the first run's. Offsets that are multiples of `RUN_SEED_STRIDE` never give two runs a seed in
+common (up to 1,000 studies of 1,000 trials).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ RULESETS = ("external", "self")
 DEFAULT_STUDIES = 5
 DEFAULT_TRIALS = {"external": 5, "self": 1}
 DEFAULT_BUDGET_MULTIPLIER = {"external": 1.0, "self": 3.0}
+RUN_SEED_STRIDE = 1_000_000  # seed offset between independent runs: no seed in common
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,14 +52,14 @@ class PlannedTrial:
     hparams: dict[str, Any]
 
 
-def trial_seed(study: int, trial: int) -> int:
-    return 1000 * study + trial
+def trial_seed(study: int, trial: int, seed_offset: int = 0) -> int:
+    return seed_offset + 1000 * study + trial
 
 
 def study_points(submission: Submission, ruleset: str, study: int, trials: int,
-                 search_space=None) -> list[dict]:
+                 search_space=None, seed_offset: int = 0) -> list[dict]:
     """The hyperparameter points of one study under `ruleset`; `search_space` (a path) replaces
-    the submission's own search space file."""
+    the submission's own search space file. External draws are seeded `seed_offset + study`."""
     if ruleset == "self":
         return [dict(submission.default_hparams)]
     if ruleset != "external":
@@ -68,7 +73,8 @@ def study_points(submission: Submission, ruleset: str, study: int, trials: int,
     space = load_search_space(search_space)
     if not submission.open_hparams:
         space.check_names(submission.default_hparams, owner=f"submission {submission.name}")
-    return [resolve_hparams(submission, point) for point in space.sample(trials, seed=study)]
+    draws = space.sample(trials, seed=seed_offset + study)
+    return [resolve_hparams(submission, point) for point in draws]
 
 
 def plan_study(
@@ -78,8 +84,11 @@ def plan_study(
     studies: int = DEFAULT_STUDIES,
     trials: int | None = None,
     search_space=None,
+    seed_offset: int = 0,
 ) -> list[PlannedTrial]:
     """Every trial of `studies` studies on each workload, in the order they will run."""
+    if seed_offset < 0:
+        raise ValueError("seed_offset must not be negative")
     if studies < 1:
         raise ValueError("studies must be at least 1")
     trials = DEFAULT_TRIALS[ruleset] if trials is None else trials
@@ -89,10 +98,11 @@ def plan_study(
         raise ValueError("trials must be at least 1")
     plan = []
     for study in range(studies):
-        points = study_points(submission, ruleset, study, trials, search_space)
+        points = study_points(submission, ruleset, study, trials, search_space, seed_offset)
         for workload in workloads:
             for trial, point in enumerate(points):
-                plan.append(PlannedTrial(workload, study, trial, trial_seed(study, trial), point))
+                seed = trial_seed(study, trial, seed_offset)
+                plan.append(PlannedTrial(workload, study, trial, seed, point))
     return plan
 
 
@@ -113,8 +123,12 @@ def run_study(
     time_limit: float | None = None,
     checkpoint_every: float = 60.0,
     search_space=None,
+    seed_offset: int = 0,
 ) -> list[api.RunOutcome]:
     """Run every trial of the study that has no record yet; finished trials are skipped.
+
+    `seed_offset` shifts every trial seed (and external draws) for an independent run; a
+    results directory holding records of another offset refuses them (another seed).
 
     `on_trial(index, total, planned, outcome)` is called before each trial (outcome None) and
     after it, with its `RunOutcome`, or the `TrialBusyError` of a trial another process is
@@ -134,7 +148,7 @@ def run_study(
     workloads = [registry.get_workload(w) if isinstance(w, str) else w for w in workloads]
     if settings.budget_multiplier == 1.0:
         settings = dataclasses.replace(settings, budget_multiplier=DEFAULT_BUDGET_MULTIPLIER[ruleset])
-    plan = plan_study(submission, workloads, ruleset, studies, trials, search_space)
+    plan = plan_study(submission, workloads, ruleset, studies, trials, search_space, seed_offset)
     notify = on_trial or (lambda *args: None)
     isolate = isolate or jobs > 1
     backend = backends.isolated(time_limit) if isolate else backends.inline(on_progress)
@@ -203,7 +217,7 @@ def run_study_on(
     **study: Any,
 ) -> list[api.RunOutcome]:
     """`run_study` on one of `STUDY_BACKENDS`; `study` holds run_study's other keywords
-    (ruleset, studies, trials, results_dir, settings, data_dir, on_trial).
+    (ruleset, studies, trials, results_dir, settings, data_dir, on_trial, seed_offset).
 
     On a cluster, `slurm` is a `bench.cluster.SlurmOptions`, `jobs` limits the trials running
     at once (default: no limit) and `time_limit` is each job's (default: from the budget).

@@ -85,3 +85,52 @@ def test_self_ruleset_applies_the_budget_multiplier(tmp_path, tuned):
         settings=ProtocolSettings(max_steps=3, eval_period=1e6),
     )
     assert outcomes[0].record["protocol"]["max_runtime"] == pytest.approx(0.03)
+
+
+def test_seed_offset_gives_an_independent_run(tuned):
+    """Seeds: seed_offset + 1000 * study + trial; external draws: seeded seed_offset + study."""
+    workloads = [TinyRegression()]
+    first = tuning.plan_study(tuned, workloads, "external", studies=2, trials=3)
+    second = tuning.plan_study(tuned, workloads, "external", studies=2, trials=3,
+                               seed_offset=tuning.RUN_SEED_STRIDE)
+    assert [p.seed for p in first] == [0, 1, 2, 1000, 1001, 1002]
+    assert [p.seed for p in second] == [1_000_000, 1_000_001, 1_000_002,
+                                        1_001_000, 1_001_001, 1_001_002]
+    assert [(p.study, p.trial) for p in first] == [(p.study, p.trial) for p in second]
+    assert [p.hparams for p in first] != [p.hparams for p in second]
+    # the draws of a study under offset k are those of study k + s under offset 0
+    shifted = tuning.study_points(tuned, "external", study=0, trials=3, seed_offset=1)
+    assert shifted == [p.hparams for p in first if p.study == 1]
+    selfish = tuning.plan_study(tuned, workloads, "self", studies=3, seed_offset=2_000_000)
+    assert [p.seed for p in selfish] == [2_000_000, 2_001_000, 2_002_000]
+    with pytest.raises(ValueError, match="seed_offset must not be negative"):
+        tuning.plan_study(tuned, workloads, "self", studies=1, seed_offset=-1)
+
+
+def test_seed_offset_reaches_the_records_and_a_mixed_rerun_is_refused(tmp_path, tuned):
+    from bench.trial.execute import TrialConflictError
+
+    workload = TinyRegression(target=0.05, max_runtime=5.0)
+    settings = ProtocolSettings(max_steps=20, eval_period=1e-9, evaluate_test=False)
+    run = dict(ruleset="self", studies=2, results_dir=str(tmp_path / "r"), settings=settings)
+    outcomes = tuning.run_study(tuned, [workload], seed_offset=3_000_000, **run)
+    assert [o.record.seed for o in outcomes] == [3_000_000, 3_001_000]
+    with pytest.raises(TrialConflictError, match="other hyperparameters or seed"):
+        tuning.run_study(tuned, [workload], **run)  # offset 0 into the same directory
+
+
+def test_study_command_takes_a_seed_offset(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    args = ["study", "-s", "nadamw", "-w", "tests.conftest:TINY", "--ruleset", "self",
+            "--studies", "2", "--max-steps", "5", "--in-process", "--seed-offset", "1000000",
+            "--results-dir", str(tmp_path)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    seeds = [json.loads(p.read_text())["seed"]
+             for p in sorted((tmp_path / "self" / "nadamw" / "tiny").rglob("trial_0.json"))]
+    assert seeds == [1_000_000, 1_001_000]
+    negative = CliRunner().invoke(main, args[:-4] + ["--seed-offset", "-1"])
+    assert negative.exit_code == 2 and "-1 is not in the range x>=0" in negative.output

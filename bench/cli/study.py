@@ -33,6 +33,10 @@ from bench.protocol import ProtocolSettings
               help="Independent studies, their median the workload time (default: the rules').")
 @click.option("--trials", type=click.IntRange(min=1),
               help="Trials per study (default 5 for external tuning; always 1 for self-tuning).")
+@click.option("--seed-offset", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Added to every trial seed (and to the seed of external search-space draws): "
+                   "an independent run of the same studies; use multiples of "
+                   f"{tuning.RUN_SEED_STRIDE:,} and a results directory of its own.")
 @click.option("--search-space", type=click.Path(dir_okay=False),
               help="Search space file instead of the submission's (AlgoPerf's format: an object "
                    "of ranges and feasible points, or a list of points).")
@@ -74,7 +78,8 @@ from bench.protocol import ProtocolSettings
                    "(repeatable).")
 @fake_data_options
 @user_errors
-def study(submission, workload_names, tier, ruleset, rules_version, studies, trials, search_space,
+def study(submission, workload_names, tier, ruleset, rules_version, studies, trials, seed_offset,
+          search_space,
           results_dir, max_runtime, max_steps, data_dir, isolate, jobs, trial_timeout,
           checkpoint_every, backend,
           slurm_partition, gpus_per_node, cpus_per_task, slurm_account, slurm_qos, sbatch_flags,
@@ -105,7 +110,8 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
     for workload in workloads:
         rules_module.apply(rules, workload.spec)  # a workload the rules do not define: one line
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
-    plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials, search_space)
+    plan = tuning.plan_study(submission_obj, workloads, ruleset, studies, trials, search_space,
+                             seed_offset)
     console.print(
         f"[bold]{submission_obj.name}[/]: {ruleset} tuning, {studies} studies x "
         f"{len(plan) // (studies * len(workloads))} trials x {len(workloads)} workloads "
@@ -125,7 +131,7 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
                     max_runtime=max_runtime, max_steps=max_steps, rules=rules_version,
                     budget_multiplier=rules.tuning[ruleset].budget_factor),
                 data_dir=data_dir, on_trial=display, checkpoint_every=checkpoint_every,
-                search_space=search_space,
+                search_space=search_space, seed_offset=seed_offset,
             )
     except (cluster.SubmissionRefused, cluster.BadSbatchFlag) as error:  # nothing was submitted
         raise UserError(str(error)) from None

@@ -1,0 +1,52 @@
+"""The cpu-tier leaderboard beside published full-scale results, as a Markdown table (issue 21).
+
+    python scripts/reference/fidelity.py results/reference/self/leaderboard.json [--out FILE.md]
+
+LEADERBOARD is a leaderboard.json that `bench score` wrote (scripts/reference/run.py writes
+results/reference/<ruleset>/leaderboard.json). Its scores are set beside the published results
+of the same tuning ruleset (bench/data/published/*.toml: AlgoPerf v0.5 and v0.6 leaderboards, the
+learning-rate-free study's findings), with a verdict per submission and Kendall's tau-b over the
+submissions present in both (`bench.fidelity`). Prints the table; `--out` also writes it. Exit
+status 2 on a file it cannot read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(REPO))
+
+from bench import fidelity  # noqa: E402
+
+
+def read_leaderboard(path: Path) -> tuple[dict[str, float], str]:
+    """(scores, ruleset) of a leaderboard.json."""
+    try:
+        data = json.loads(path.read_text())
+        return {name: float(score) for name, score in data["scores"].items()}, data["ruleset"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise click.UsageError(f"{path} is not a leaderboard.json of `bench score`: "
+                               f"{error!r}") from None
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.argument("leaderboard", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the table to this Markdown file.")
+def main(leaderboard, out):
+    scores, ruleset = read_leaderboard(leaderboard)
+    text = (f"cpu tier: {leaderboard} ({ruleset} ruleset)\n\n"
+            + fidelity.markdown(scores, ruleset, fidelity.load_published()))
+    click.echo(text, nl=False)
+    if out:
+        out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""The cpu tier's reference leaderboards, made with one command (issue 21).
+
+    python scripts/reference/run.py                    # both rulesets, every cpu workload
+    python scripts/reference/run.py --ruleset self --seed-offset 1000000 \\
+        --results-dir ~/bench-refrun-2 --out /tmp/reference-2    # an independent second run
+
+It runs `bench study` for every submission of each ruleset over the cpu-tier workloads (held-out
+variants included), 3 studies each, then `bench score` for each ruleset into OUT/<ruleset>/
+(leaderboard.md/.csv/.json with bootstrap intervals over the studies, plots), and writes
+OUT/<ruleset>/README.md: the command, the dates, this machine's hardware fingerprint and every
+`bench` command it ran.
+
+- self: every shipped submission (`bench list submissions`) at its default point, under the
+  rules' self-tuning budget.
+- external: the baselines (nadamw, sgd_nesterov, adamw) and the learning-rate-free methods
+  (prodigy, dadapt_adamw, dog, mechanic, schedule_free_adamw, cocob), `--trials` quasi-random
+  points of each one's search space per study.
+
+Trial records go to RESULTS_DIR ($BENCH_REFRUN, default ~/bench-refrun), never into the
+repository. Running the same command again continues where it stopped: a submission whose
+records are all there is skipped, and `bench study` skips the finished trials of the others
+(an interrupted trial resumes from its checkpoint). Each command's output goes to
+RESULTS_DIR/logs/. Trials run one after the other, each in its own process: run it on a quiet
+machine, since the leaderboard ranks by submission time.
+
+A second run for `benchmarks/ranking_stability.py` takes `--seed-offset` (a multiple of
+1,000,000: no trial seed in common with the first run), a results directory and an --out of its
+own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(REPO))
+
+from bench.trial.record import TrialId  # noqa: E402
+
+RULESETS = ("self", "external")
+BASELINES = ("nadamw", "sgd_nesterov", "adamw")
+LEARNING_RATE_FREE = ("prodigy", "dadapt_adamw", "dog", "mechanic", "schedule_free_adamw", "cocob")
+DEFAULT_STUDIES = 3
+DEFAULT_TRIALS = 3  # external trials per study: a small budget
+DEFAULT_OUT = REPO / "results" / "reference"
+BENCH = (sys.executable, "-m", "bench.cli")
+POLL_SECONDS = 2.0
+
+console = Console()
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One `bench study`: a submission's studies under one ruleset over the workloads."""
+
+    ruleset: str
+    submission: str
+    workloads: tuple[str, ...]  # as given to `bench study` (a name, or module:attribute)
+    names: tuple[str, ...]  # the workloads' names, which their records' paths hold
+    studies: int
+    trials: int  # per study; 1 under self-tuning
+
+    def record_paths(self, results_dir: Path) -> list[Path]:
+        return [TrialId(self.ruleset, self.submission, workload, study, trial).path(results_dir)
+                for workload in self.names for study in range(self.studies)
+                for trial in range(self.trials)]
+
+    def finished(self, results_dir: Path) -> int:
+        """How many of its trials have a record (finished, or failed and recorded)."""
+        return sum(path.exists() for path in self.record_paths(results_dir))
+
+
+def default_submissions(ruleset: str) -> list[str]:
+    """self: every shipped submission; external: the baselines and the learning-rate-free ones."""
+    from bench import registry
+
+    shipped = registry.submission_names()
+    if ruleset == "self":
+        return shipped
+    return [name for name in BASELINES + LEARNING_RATE_FREE if name in shipped]
+
+
+def cpu_workloads() -> list[str]:
+    """Every cpu-tier workload, held-out variants included, by name."""
+    from bench import registry
+
+    return sorted(name for name, workload in registry.all_workloads().items()
+                  if workload.spec.tier == "cpu")
+
+
+def plan(rulesets: Sequence[str], submissions: Sequence[str], workloads: Sequence[str],
+         studies: int, trials: int) -> list[Step]:
+    """The steps in the order they run: per ruleset, its submissions (or the ones given)."""
+    from bench import registry
+
+    names = tuple(registry.get_workload(workload).name for workload in workloads)
+    steps = []
+    for ruleset in rulesets:
+        for name in submissions or default_submissions(ruleset):
+            steps.append(Step(ruleset, name, tuple(workloads), names, studies,
+                              1 if ruleset == "self" else trials))
+    return steps
+
+
+def study_args(step: Step, results_dir: Path, seed_offset: int, rules: str | None = None,
+               limits: Sequence[str] = ()) -> list[str]:
+    """The `bench study` arguments of one step."""
+    args = ["study", "-s", step.submission]
+    for workload in step.workloads:
+        args += ["-w", workload]
+    args += ["--ruleset", step.ruleset, "--studies", str(step.studies)]
+    if step.ruleset == "external":
+        args += ["--trials", str(step.trials)]
+    args += ["--seed-offset", str(seed_offset), "--results-dir", str(results_dir)]
+    return args + (["--rules", rules] if rules else []) + list(limits)
+
+
+def score_args(ruleset: str, results_dir: Path, out: Path, rules: str | None = None) -> list[str]:
+    """The `bench score` arguments of one ruleset's leaderboard."""
+    args = ["score", str(results_dir), "--ruleset", ruleset, "--out", str(out / ruleset)]
+    return args + (["--rules", rules] if rules else [])
+
+
+def check_outside_repository(results_dir: Path) -> None:
+    """Trial records are never committed: refuse a results directory inside the checkout."""
+    if results_dir.resolve().is_relative_to(REPO):
+        raise click.UsageError(f"--results-dir {results_dir} is inside the repository; trial "
+                               "records stay outside it (e.g. ~/bench-refrun)")
+
+
+def run_logged(argv: Sequence[str], log: Path, on_tick: Callable[[], None]) -> int:
+    """Run a command with its output appended to `log`, calling `on_tick` while it runs.
+
+    Ctrl-C reaches the command too (same process group): it checkpoints and stops, and this
+    waits for it before passing the interrupt on."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as handle:
+        handle.write(f"$ {shlex.join(argv)}\n")
+        handle.flush()
+        process = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            while process.poll() is None:
+                on_tick()
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            process.wait()
+            raise
+    on_tick()
+    return process.returncode
+
+
+def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, finished: str,
+               hardware: dict, steps: Sequence[Step], seed_offset: int, commit: str | None,
+               limits: Sequence[str] = ()) -> str:
+    """OUT/<ruleset>/README.md: how this leaderboard was made."""
+    ruleset_steps = [step for step in steps if step.ruleset == ruleset]
+    first = ruleset_steps[0]
+    trials = "one trial per study at the default point" if ruleset == "self" else (
+        f"{first.trials} trials per study (quasi-random points of the search space)")
+    lines = [
+        f"# Reference leaderboard: {ruleset} ruleset", "",
+        "Made with one command from the repository root:", "", f"    {command}", "",
+        f"- Started {started}, finished {finished}.",
+        f"- Machine: {hardware.get('cpu')} ({hardware.get('cpu_count')} CPUs, backend "
+        f"{hardware.get('backend')}), hardware fingerprint `{hardware.get('fingerprint')}`.",
+        f"- bench commit: `{commit or 'unknown'}`.",
+        f"- {first.studies} studies, {trials}; seed offset {seed_offset}.",
+        f"- Submissions: {', '.join(step.submission for step in ruleset_steps)}.",
+        f"- Workloads: {', '.join(first.workloads)}.",
+    ]
+    if limits:
+        lines.append(f"- Limited by `{' '.join(limits)}`: a smoke test, not a reference.")
+    lines += ["", "The `bench` commands it ran (trial records stay outside the repository):", ""]
+    lines += [f"    {command}" for command in ran]
+    lines += ["", "The leaderboard: `leaderboard.md` (95% bootstrap intervals over the studies); "
+              "the same as data in `leaderboard.json`."]
+    return "\n".join(lines) + "\n"
+
+
+def shown(argv: Sequence[str], bench: Sequence[str]) -> str:
+    """A command as a user would type it: `bench ...`."""
+    return shlex.join(["bench", *argv[len(bench):]])
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str], seed_offset: int,
+              rules: str | None, limits: Sequence[str]) -> tuple[list[str], list[Step]]:
+    """Run every unfinished step with a progress bar; returns (commands run, failed steps)."""
+    ran, failed = [], []
+    total = sum(len(step.record_paths(results_dir)) for step in steps)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("trials"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("trials recorded", total=total)
+
+        def tick() -> None:
+            progress.update(task, completed=sum(step.finished(results_dir) for step in steps))
+
+        tick()
+        for index, step in enumerate(steps, 1):
+            argv = [*bench, *study_args(step, results_dir, seed_offset, rules, limits)]
+            ran.append(shown(argv, bench))
+            if step.finished(results_dir) == len(step.record_paths(results_dir)):
+                continue
+            progress.update(task, description=f"[{index}/{len(steps)}] {step.ruleset} "
+                                              f"{step.submission}")
+            log = results_dir / "logs" / f"{step.ruleset}_{step.submission}.log"
+            if run_logged(argv, log, tick) != 0:
+                failed.append(step)
+                progress.console.print(f"[red]failed:[/] {step.ruleset} {step.submission} "
+                                       f"(see {log})")
+    return ran, failed
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option("--ruleset", "rulesets", type=click.Choice(RULESETS), multiple=True,
+              help="Ruleset (repeatable). Default: both.")
+@click.option("--submission", "-s", "submissions", multiple=True,
+              help="Submission (repeatable). Default: each ruleset's (see the module docstring).")
+@click.option("--workload", "-w", "workloads", multiple=True,
+              help="Workload (repeatable). Default: every cpu-tier workload, variants included.")
+@click.option("--studies", default=DEFAULT_STUDIES, show_default=True, type=click.IntRange(min=1))
+@click.option("--trials", default=DEFAULT_TRIALS, show_default=True, type=click.IntRange(min=1),
+              help="External-tuning trials per study.")
+@click.option("--seed-offset", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Passed to `bench study`: an independent run (use multiples of 1000000).")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("BENCH_REFRUN", str(Path.home() / "bench-refrun")),
+              show_default="$BENCH_REFRUN or ~/bench-refrun",
+              help="Where the trial records go (outside the repository).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Where the scored leaderboards go, one folder per ruleset [default: "
+                   f"{DEFAULT_OUT.relative_to(REPO)}; required with --seed-offset].")
+@click.option("--rules", help="Rules version passed to `bench study` and `bench score`.")
+@click.option("--max-steps", type=click.IntRange(min=1),
+              help="Passed to `bench study`: for smoke tests only (not a reference).")
+@click.option("--max-runtime", type=click.FloatRange(min=0, min_open=True),
+              help="Passed to `bench study`: for smoke tests only (not a reference).")
+@click.option("--bench", "bench_command", help="Command that runs bench [default: this Python's "
+                                               "`-m bench.cli`].")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the commands; run nothing.")
+def main(rulesets, submissions, workloads, studies, trials, seed_offset, results_dir, out, rules,
+         max_steps, max_runtime, bench_command, dry_run):
+    started = utc_now()
+    check_outside_repository(results_dir)
+    if seed_offset and out is None:
+        raise click.UsageError("a run with --seed-offset is not the reference: give it an --out "
+                               "of its own")
+    out = out or DEFAULT_OUT
+    bench = tuple(shlex.split(bench_command)) if bench_command else BENCH
+    limits = (["--max-steps", str(max_steps)] if max_steps else []) + (
+        ["--max-runtime", str(max_runtime)] if max_runtime else [])
+    steps = plan(rulesets or RULESETS, submissions, workloads or cpu_workloads(), studies, trials)
+    command = shlex.join(["python", "scripts/reference/run.py", *sys.argv[1:]])
+    done = sum(step.finished(results_dir) for step in steps)
+    planned = sum(len(step.record_paths(results_dir)) for step in steps)
+    console.print(f"{len(steps)} studies to run ({planned} trials, {done} already recorded in "
+                  f"{results_dir}); leaderboards to {out}")
+    if dry_run:
+        for step in steps:
+            click.echo(shown([*bench, *study_args(step, results_dir, seed_offset, rules, limits)],
+                             bench))
+        return
+    ran, failed = run_steps(steps, results_dir, bench, seed_offset, rules, limits)
+    if failed:
+        console.print(f"{len(failed)} studies failed; nothing scored. Fix them and run the same "
+                      "command again: finished trials are kept.")
+        sys.exit(1)
+    finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, ran, started, command,
+           seed_offset, limits)
+
+
+def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, command, seed_offset,
+           limits) -> None:
+    """Score each ruleset into OUT/<ruleset>/ and write its README.md."""
+    from bench import environment
+
+    hardware, commit = environment.hardware(), environment.git_commit()
+    for ruleset in rulesets:
+        argv = [*bench, *score_args(ruleset, results_dir, out, rules)]
+        log = results_dir / "logs" / f"score_{ruleset}.log"
+        if run_logged(argv, log, lambda: None) != 0:
+            console.print(f"[red]bench score failed[/] for {ruleset} (see {log})")
+            sys.exit(1)
+        mine = [line for line in ran if f"--ruleset {ruleset} " in line + " "]
+        text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
+                          hardware, steps, seed_offset, commit, limits)
+        (out / ruleset / "README.md").write_text(text)
+        console.print(f"{ruleset}: leaderboard in {out / ruleset}/leaderboard.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""bench.ranking and benchmarks/ranking_stability.py on hand-made rankings.
+
+Expected values are worked out by hand from Kendall's tau-b, tau = (C - D) / sqrt((n0 - n1)
+(n0 - n2)), over the pairs listed in each test."""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import ranking
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("ranking_stability",
+                                              ROOT / "benchmarks/ranking_stability.py")
+stability = sys.modules["ranking_stability"] = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(stability)
+
+# Pairs: (a,b) (a,c) (a,d) (b,d) (c,d) concordant, (b,c) discordant: tau = (5 - 1) / 6 = 2/3.
+FIRST = {"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.1}
+SECOND = {"a": 0.8, "b": 0.4, "c": 0.6, "d": 0.2}
+# b and c are apart in the first run; in the second their intervals touch at 0.5 (not disjoint).
+FIRST_INTERVALS = {"a": (0.85, 0.95), "b": (0.65, 0.75), "c": (0.45, 0.55), "d": (0.0, 0.2)}
+SECOND_INTERVALS = {"a": (0.7, 0.9), "b": (0.3, 0.5), "c": (0.5, 0.7), "d": (0.1, 0.3)}
+
+
+def test_one_discordant_pair():
+    comparison = ranking.compare(FIRST, SECOND, FIRST_INTERVALS, SECOND_INTERVALS)
+    assert comparison.tau == pytest.approx(2 / 3)
+    assert comparison.common == ["a", "b", "c", "d"]
+    assert comparison.swaps == [ranking.Swap("b", "c", disjoint_first=True,
+                                             disjoint_second=False)]
+    assert comparison.contradictions == comparison.swaps
+
+
+def test_ties_are_neither_concordant_nor_swaps():
+    # (a,b) (a,c) concordant, (b,c) tied in the first: C = 2, D = 0, n0 = 3, n1 = 1, n2 = 0,
+    # tau_b = 2 / sqrt(2 * 3) = 0.81650
+    first, second = {"a": 1.0, "b": 0.5, "c": 0.5}, {"a": 1.0, "b": 0.7, "c": 0.3}
+    assert ranking.kendall_tau(first, second) == pytest.approx(2 / math.sqrt(6))
+    assert ranking.swapped_pairs(first, second) == []
+
+
+def test_reversed_ranking_and_missing_submissions():
+    first = {"a": 3.0, "b": 2.0, "c": 1.0, "only_here": 0.5}
+    second = {"a": 1.0, "b": 2.0, "c": 3.0, "only_there": 9.0}
+    comparison = ranking.compare(first, second)
+    assert comparison.tau == pytest.approx(-1.0)
+    assert [(s.ahead, s.behind) for s in comparison.swaps] == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert comparison.only_first == ["only_here"] and comparison.only_second == ["only_there"]
+    assert comparison.contradictions == []  # no intervals given: nothing is set apart
+    assert math.isnan(ranking.kendall_tau({"a": 1.0}, {"a": 1.0, "b": 0.0}))
+
+
+def test_disjoint_and_ranks():
+    assert ranking.disjoint((0.1, 0.2), (0.3, 0.4)) and ranking.disjoint((0.3, 0.4), (0.1, 0.2))
+    assert not ranking.disjoint((0.1, 0.3), (0.3, 0.4))
+    assert ranking.ranks({"a": 0.9, "b": 0.5, "c": 0.5, "d": 0.1}) == {"a": 1, "b": 2, "c": 2,
+                                                                      "d": 4}
+
+
+def leaderboard_json(path: Path, scores, intervals) -> Path:
+    path.write_text(json.dumps({"ruleset": "self", "scores": scores,
+                                "intervals": {k: list(v) for k, v in intervals.items()}}))
+    return path
+
+
+def test_stability_script_on_two_leaderboards(tmp_path, capsys):
+    first = leaderboard_json(tmp_path / "a.json", FIRST, FIRST_INTERVALS)
+    second = leaderboard_json(tmp_path / "b.json", SECOND, SECOND_INTERVALS)
+    out = tmp_path / "stability.json"
+    assert stability.main([str(first), str(second), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["kendall_tau"] == pytest.approx(2 / 3)
+    assert report["swaps"] == [{"ahead_in_first": "b", "ahead_in_second": "c",
+                                "disjoint_in_first": True, "disjoint_in_second": False}]
+    assert report["contradicted_intervals"] == 1 and report["meets_issue_21_bar"] is False
+    printed = capsys.readouterr().out
+    assert "Kendall tau-b over 4 submissions: 0.667" in printed
+    assert "2. 0.700 [0.650, 0.750]" in printed  # b in the first run
+
+
+def test_stability_script_refuses_bad_input(tmp_path, capsys):
+    good = leaderboard_json(tmp_path / "a.json", FIRST, FIRST_INTERVALS)
+    assert stability.main([str(good), str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"rows": []}')
+    assert stability.main([str(good), str(tmp_path / "bad.json")]) == 2
+    assert "is not a leaderboard.json with scores" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert stability.main([str(good), str(tmp_path / "empty")]) == 2
+    assert "no trial records to score" in capsys.readouterr().err
+
+
+def test_stability_script_scores_two_results_directories(tmp_path):
+    """Records of one workload, three studies each: a 1 s, b 2 s, c 3 s in the first run; c and
+    b trade places in the second. Identical studies give point intervals: the swap of b and c
+    contradicts both runs' intervals. tau = (2 - 1) / 3."""
+    from tests.record_factory import real_record, variant, write_all
+
+    seed = real_record(tmp_path)
+    times = {"first": {"a": 1.0, "b": 2.0, "c": 3.0}, "second": {"a": 1.0, "b": 3.0, "c": 2.0}}
+    for run, table in times.items():
+        write_all(tmp_path / run, [
+            variant(seed, submission=name, workload="tiny", study=study, trial=0, time=time,
+                    ruleset="self")
+            for name, time in table.items() for study in range(3)])
+    out = tmp_path / "stability.json"
+    argv = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(out),
+            "--bootstrap", "50"]
+    assert stability.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["kendall_tau"] == pytest.approx(1 / 3)
+    assert report["swaps"] == [{"ahead_in_first": "b", "ahead_in_second": "c",
+                                "disjoint_in_first": True, "disjoint_in_second": True}]
+    assert report["runs"][0]["scores"]["a"] == 1.0

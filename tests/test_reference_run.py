@@ -1,0 +1,155 @@
+"""scripts/reference/run.py: the plan of the reference run, resuming, failures, provenance."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("reference_run", ROOT / "scripts/reference/run.py")
+reference = sys.modules["reference_run"] = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(reference)
+
+# A stand-in for `bench`: `study` writes an empty record file for each planned trial (and fails
+# for a submission named in $FAIL), `score` writes a leaderboard; each call is noted.
+FAKE_BENCH = '''
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(os.environ["CALLS"], "a") as calls:
+    calls.write(json.dumps(args) + "\\n")
+def values(flag):
+    return [args[i + 1] for i, a in enumerate(args) if a == flag]
+if args[0] == "score":
+    out = Path(values("--out")[0]); out.mkdir(parents=True, exist_ok=True)
+    (out / "leaderboard.md").write_text("scored")
+    sys.exit(0)
+submission = values("-s")[0]
+if submission == os.environ.get("FAIL"):
+    sys.exit(1)
+trials = int((values("--trials") or ["1"])[0])
+for workload in values("-w"):
+    for study in range(int(values("--studies")[0])):
+        for trial in range(trials):
+            path = Path(values("--results-dir")[0], values("--ruleset")[0], submission, workload,
+                        f"study_{study}", f"trial_{trial}.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}")
+'''
+
+
+def test_default_plan_covers_the_rulesets_submissions():
+    from bench import registry
+
+    steps = reference.plan(["self", "external"], (), ["mnist1d_mlp"], studies=3, trials=3)
+    self_steps = [s.submission for s in steps if s.ruleset == "self"]
+    external = [s.submission for s in steps if s.ruleset == "external"]
+    assert self_steps == registry.submission_names() and "autolrs" in self_steps
+    assert external == ["nadamw", "sgd_nesterov", "adamw", "prodigy", "dadapt_adamw", "dog",
+                        "mechanic", "schedule_free_adamw", "cocob"]
+    assert {s.trials for s in steps if s.ruleset == "self"} == {1}
+    assert {s.trials for s in steps if s.ruleset == "external"} == {3}
+
+
+def test_cpu_workloads_include_the_variants_and_no_full_tier():
+    from bench import registry
+
+    names = reference.cpu_workloads()
+    specs = [registry.get_workload(name).spec for name in names]
+    assert "mnist1d" in names and all(spec.tier == "cpu" for spec in specs)
+    assert any(spec.variant_of for spec in specs)  # held-out variants are run too
+    assert "imagenet_resnet" not in names and "wmt" not in names
+
+
+def test_study_and_score_arguments(tmp_path):
+    step = reference.Step("external", "dog", ("mnist1d", "digits"), ("mnist1d", "digits"), 3, 2)
+    args = reference.study_args(step, tmp_path, 1_000_000, rules="cpu-v1",
+                                limits=["--max-steps", "5"])
+    assert args == ["study", "-s", "dog", "-w", "mnist1d", "-w", "digits", "--ruleset",
+                    "external", "--studies", "3", "--trials", "2", "--seed-offset", "1000000",
+                    "--results-dir", str(tmp_path), "--rules", "cpu-v1", "--max-steps", "5"]
+    selfish = reference.Step("self", "dog", ("mnist1d",), ("mnist1d",), 3, 1)
+    assert "--trials" not in reference.study_args(selfish, tmp_path, 0)
+    assert len(step.record_paths(tmp_path)) == 2 * 3 * 2
+    assert reference.score_args("self", tmp_path, Path("out")) == [
+        "score", str(tmp_path), "--ruleset", "self", "--out", "out/self"]
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    script = tmp_path / "fake_bench.py"
+    script.write_text(FAKE_BENCH)
+    monkeypatch.setenv("CALLS", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setattr(reference, "POLL_SECONDS", 0.01)
+
+    def run(*extra):
+        args = ["-s", "nadamw", "-s", "sgd_nesterov", "-w", "mnist1d_mlp", "--ruleset", "self",
+                "--studies", "2", "--results-dir", str(tmp_path / "records"),
+                "--out", str(tmp_path / "out"), "--bench", f"{sys.executable} {script}", *extra]
+        result = CliRunner().invoke(reference.main, args)
+        calls_file = tmp_path / "calls.jsonl"
+        calls = [json.loads(line) for line in calls_file.read_text().splitlines()] \
+            if calls_file.exists() else []
+        calls_file.unlink(missing_ok=True)
+        return result, [call[:3] for call in calls]
+
+    return run
+
+
+def test_runs_every_study_then_scores_and_writes_the_provenance(fake, tmp_path):
+    result, calls = fake()
+    assert result.exit_code == 0, result.output
+    assert calls == [["study", "-s", "nadamw"], ["study", "-s", "sgd_nesterov"],
+                     ["score", str(tmp_path / "records"), "--ruleset"]]
+    assert len(list((tmp_path / "records" / "self").rglob("trial_0.json"))) == 4
+    readme = (tmp_path / "out" / "self" / "README.md").read_text()
+    from bench import environment
+
+    assert environment.hardware()["fingerprint"] in readme
+    assert "bench study -s sgd_nesterov -w mnist1d_mlp --ruleset self --studies 2" in readme
+    assert f"bench score {tmp_path / 'records'} --ruleset self --out" in readme
+    assert "2 studies, one trial per study" in readme and "smoke test" not in readme
+
+
+def test_a_rerun_skips_finished_studies(fake, tmp_path):
+    fake()
+    (tmp_path / "records/self/nadamw/mnist1d_mlp/study_1/trial_0.json").unlink()  # interrupted
+    result, calls = fake()
+    assert result.exit_code == 0, result.output
+    assert [call[:3] for call in calls] == [["study", "-s", "nadamw"],
+                                            ["score", str(tmp_path / "records"), "--ruleset"]]
+
+
+def test_a_failed_study_stops_the_scoring_not_the_others(fake, monkeypatch):
+    monkeypatch.setenv("FAIL", "nadamw")
+    result, calls = fake()
+    assert result.exit_code == 1
+    assert calls == [["study", "-s", "nadamw"], ["study", "-s", "sgd_nesterov"]]
+    assert "1 studies failed; nothing scored" in result.output
+
+
+def test_refusals(tmp_path):
+    inside = CliRunner().invoke(reference.main, ["--dry-run", "--results-dir", str(ROOT / "r")])
+    assert inside.exit_code == 2 and "inside the repository" in inside.output
+    offset = CliRunner().invoke(reference.main, ["--dry-run", "--seed-offset", "1000000",
+                                                 "--results-dir", str(tmp_path)])
+    assert offset.exit_code == 2 and "an --out of its own" in offset.output
+
+
+@pytest.mark.slow
+def test_a_real_smoke_run(tmp_path):
+    """The real `bench study` and `bench score` on a tiny workload (about 20 s)."""
+    args = ["-s", "nadamw", "-s", "sgd_nesterov", "-w", "tests.conftest:TINY", "--ruleset",
+            "self", "--studies", "2", "--max-steps", "20", "--results-dir", str(tmp_path / "r"),
+            "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(reference.main, args)
+    assert result.exit_code == 0, result.output
+    board = json.loads((tmp_path / "out/self/leaderboard.json").read_text())
+    assert sorted(board["scores"]) == ["nadamw", "sgd_nesterov"]
+    records = (tmp_path / "r").rglob("trial_*.json")
+    seeds = sorted(json.loads(path.read_text())["seed"] for path in records)
+    assert seeds == [0, 0, 1000, 1000]
+    assert "smoke test" in (tmp_path / "out/self/README.md").read_text()
