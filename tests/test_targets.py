@@ -179,3 +179,42 @@ def test_set_targets_command_errors_are_one_line(tmp_path):
                                        "--results-dir", str(tmp_path)])
     assert result.exit_code == 2 and "no_such_workload" in result.output
     assert "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ the committed reports
+
+
+def committed_reports():
+    from workloads import targets as workload_targets
+    return sorted(path.stem for path in workload_targets.DIRECTORY.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", committed_reports())
+def test_a_committed_report_follows_its_own_curves(name):
+    """The target, budget and choice in each report, worked out again from its runs with numpy
+    (not from bench.targets), and the workload's spec reading them."""
+    import math
+
+    import numpy as np
+
+    from bench.registry import get_workload
+
+    report = json.loads((targets.targets_dir() / f"{name}.json").read_text())
+    sign = 1 if report["higher_is_better"] else -1
+    best = [sign * max(sign * value for _, _, value in run["curve"]) for run in report["seeds"]]
+    assert report["validation_target"] == pytest.approx(float(np.median(best)))
+    crossings = [next(seconds for _, seconds, value in run["curve"]
+                      if sign * value >= sign * report["validation_target"])
+                 for run, b in zip(report["seeds"], best)
+                 if sign * b >= sign * report["validation_target"]]
+    assert len(crossings) >= math.ceil(len(best) / 2)
+    assert report["max_runtime"] == math.ceil(np.median(crossings) / 0.75 / 0.5) * 0.5
+    tried = [c["best_metric"] for c in report["configurations"] if c["best_metric"] is not None]
+    assert report["chosen"]["best_metric"] == sign * max(sign * value for value in tried)
+    evaluated = [step for step, _, _ in report["seeds"][0]["curve"]]
+    assert evaluated[1] == report["eval_every_steps"] == round(0.01 * report["step_hint"])
+
+    spec = get_workload(name).spec
+    assert (spec.validation_target, spec.step_hint, spec.max_runtime) == (
+        report["validation_target"], report["step_hint"], report["max_runtime"])
+    assert spec.tier == "cpu" and spec.target_metric == report["target_metric"]

@@ -35,7 +35,7 @@ import optax
 
 from bench.environment import cache_root
 from bench.workload import Batch, Workload, WorkloadSpec
-from workloads import _pipeline
+from workloads import _pipeline, targets
 
 NUM_CLASSES = 10
 NUM_EXAMPLES = 56_000
@@ -173,26 +173,12 @@ MNIST1D = Mnist1dWorkload(
         dataset="MNIST-1D (generated, 48k/4k/4k)",
         model="1-D CNN, 3x32 channels",
         target_metric="accuracy",
-        validation_target=0.945,
         test_target=None,
         higher_is_better=True,
-        step_hint=3_000,
-        max_runtime=40.0,
         eval_period=0.25,
         batch_size=128,
         description="MNIST-1D digits with a small 1-D CNN",
-        calibration=(
-            "bench calibrate --workload mnist1d --learning-rates "
-            "2e-3,4e-3,8e-3,1.2e-2 --seeds 0,1,2 (nadamw default point otherwise, 3000 steps, "
-            "2-core CPU, 2026-11-24). Median best validation accuracy per learning rate: "
-            "2e-3 0.948, 4e-3 0.957, 8e-3 0.9665, 1.2e-2 0.973. AlgoPerf's rule would give "
-            "0.973, reached only at the top edge of NadamW's search space (lr 1e-2). The cpu "
-            "tier is for quick comparisons, so its target is what the baseline's self-tuning "
-            "default point (lr 1.75e-3) reaches within the step hint (0.9475-0.949 on seeds "
-            "0-2, at about 2000-2500 steps), rounded down: 0.945. Tuned points reach it far "
-            "sooner (lr 8e-3 about twice as fast); lr 1e-3 never does (0.908-0.920). 3000 steps "
-            "took 11-16 s of submission time; budget 40 s."
-        ),
+        **targets.spec_fields("mnist1d"),
     ),
     CNN(),
 )
@@ -202,20 +188,8 @@ MNIST1D_MLP = Mnist1dWorkload(
         MNIST1D.spec,
         name="mnist1d_mlp",
         model="MLP 40-256-256-10",
-        validation_target=0.74,
-        step_hint=2_000,
-        max_runtime=20.0,
-        eval_period=0.25,
         description="MNIST-1D digits with a ReLU MLP",
-        calibration=(
-            "bench calibrate --workload mnist1d_mlp --learning-rates "
-            "1e-3,3e-3,1e-2 --seeds 0,1,2 (2000 steps, 2-core CPU, 2026-11-24). Median best "
-            "validation accuracy: 1e-3 0.6975, 3e-3 0.758, 1e-2 0.8025 (seeds 0.8035, 0.7935, "
-            "0.8025). Target 0.74: what the baseline's self-tuning default point reaches within "
-            "the step hint (best 0.742-0.744), rounded down; lr 1e-2 reaches it much sooner, "
-            "lr 1e-3 never. "
-            "2000 steps took 4-6 s of submission time; budget 20 s."
-        ),
+        **targets.spec_fields("mnist1d_mlp"),
     ),
     MLP(),
 )
@@ -225,22 +199,9 @@ MNIST1D_GELU = Mnist1dWorkload(
         MNIST1D.spec,
         name="mnist1d_gelu",
         model="1-D CNN, 3x32 channels, GELU",
-        validation_target=0.94,
         description="MNIST-1D digits with the small 1-D CNN, GELU activations",
         variant_of="mnist1d",
-        calibration=(
-            "bench calibrate --workload mnist1d_gelu --learning-rates "
-            "1e-3,0.0017486387539278373,2e-3,4e-3,8e-3,1e-2 --seeds 0,1,2 (nadamw default "
-            "point otherwise, 3000 steps, 2-core CPU shared with other jobs, 2026-11-24). Best "
-            "validation accuracy per seed: 1e-3 0.9475/0.9275/0.935, default 1.75e-3 "
-            "0.955/0.9445/0.952, 2e-3 0.958/0.949/0.9555, 4e-3 0.9645/0.957/0.9625, 8e-3 "
-            "0.9735/0.973/0.9705, 1e-2 0.9715/0.976/0.9735 (GELU does better than ReLU at every "
-            "rate). AlgoPerf's rule would give 0.9735 (lr 1e-2, the edge of NadamW's search "
-            "space). As for mnist1d, the cpu-tier target is what the self-tuning default point "
-            "reaches within the step hint, rounded down: 0.94; lr 8e-3 and 1e-2 reach it on "
-            "every seed, lr 1e-3 on one seed of three. 3000 steps took 11-26 s of submission "
-            "time; budget 40 s, as for mnist1d."
-        ),
+        **targets.spec_fields("mnist1d_gelu"),
     ),
     CNN(activation="gelu"),
 )
