@@ -220,7 +220,7 @@ def import_logs(logs: str | Path, results_dir: str | Path, ruleset: str | None =
     if not logs.is_dir():
         raise RecordError(f"no AlgoPerf logs directory at {logs}")
     rules_data = rules_module.load(rules)
-    if not rules_data.workloads:
+    if rules_data.tier != "full":
         raise rules_module.RulesError(
             f"rules {rules} define no AlgoPerf workloads; choose an algoperf version")
     trials, skipped = find_trials(logs, rules_data.workloads, ruleset, submission)

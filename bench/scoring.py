@@ -38,6 +38,7 @@ import numpy as np
 
 from bench import rules as rules_module
 from bench.rules import Rules, ScoringRules
+from bench.trial.record import DEFAULT_RULES as RULES_BEFORE_THE_FIELD
 
 TAU_MAX = 4.0
 NUM_TAUS = 100
@@ -307,7 +308,7 @@ def _source_warnings(records: list[Mapping]) -> list[str]:
 def record_rules(record: Mapping) -> str:
     """The rules version a record was run or imported under (also kept in its protocol)."""
     protocol = record.get("protocol") or {}
-    return record.get("rules") or protocol.get("rules") or rules_module.DEFAULT_VERSION
+    return record.get("rules") or protocol.get("rules") or RULES_BEFORE_THE_FIELD
 
 
 def _choose(found: list[str], chosen: str | None, what: str, option: str) -> str:

@@ -93,7 +93,7 @@ def test_a_workload_outside_the_rules_is_refused():
     spec = registry.get_workload("mnist1d").spec
     with pytest.raises(rules.RulesError, match="'mnist1d' is not part of rules algoperf-v0.6"):
         rules.apply(rules.load("algoperf-v0.6"), spec)
-    assert rules.apply(rules.load("cpu-v1"), spec) == spec
+    assert rules.apply(rules.load("cpu-v2"), spec) == spec
     wrong = dataclasses.replace(registry.get_workload("ogbg").spec, target_metric="loss")
     with pytest.raises(rules.RulesError, match="measures loss"):
         rules.apply(rules.load("algoperf-v0.6"), wrong)
@@ -126,7 +126,7 @@ def test_a_trial_records_its_rules_version(tmp_path, sgd_path):
     settings = ProtocolSettings(max_steps=2, eval_period=1e6)
     outcome = api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path,
                       settings=settings)
-    assert outcome.record["rules"] == "cpu-v1" == scoring.record_rules(outcome.record)
+    assert outcome.record["rules"] == "cpu-v2" == scoring.record_rules(outcome.record)
     with pytest.raises(rules.RulesError, match="'tiny' is not part of rules algoperf-v0.5"):
         api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path / "other",
                 settings=dataclasses.replace(settings, rules="algoperf-v0.5"))

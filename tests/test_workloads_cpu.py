@@ -44,7 +44,7 @@ def test_new_workloads_are_discovered_as_cpu_tier():
     found = registry.all_workloads()
     for name in NEW_CPU_WORKLOADS:
         assert found[name].spec.tier == "cpu"
-        assert f"bench calibrate --workload {name} " in found[name].spec.calibration
+        assert f"bench set-targets -w {name} " in found[name].spec.calibration
     assert found["mnist1d_gelu"].spec.variant_of == "mnist1d"
     assert found["digits_autoencoder"].spec.higher_is_better is False
 

@@ -34,6 +34,7 @@ import optax
 from bench.workload import Batch, Workload, WorkloadSpec
 from workloads import _pipeline
 from workloads.digits import SPLIT_SIZES, load_digits_splits
+from workloads import targets
 
 NUM_PIXELS = 64
 
@@ -121,28 +122,12 @@ DIGITS_AUTOENCODER = DigitsAutoencoderWorkload(
         dataset="scikit-learn digits 8x8 (1,197/300/300), pixels in [0, 1]",
         model="deep autoencoder 64-256-128-64-8 and mirror, logistic units",
         target_metric="squared_error",
-        validation_target=2.2,
         test_target=None,
         higher_is_better=False,
-        step_hint=5_000,
-        max_runtime=40.0,
         eval_period=0.5,
         batch_size=64,
         description="Deep logistic autoencoder on 8x8 digits (Hinton & Salakhutdinov's recipe)",
-        calibration=(
-            "bench calibrate --workload digits_autoencoder --learning-rates "
-            "3e-4,1e-3,0.0017486387539278373,3e-3,6e-3,1e-2 --seeds 0,1,2 (nadamw default point "
-            "otherwise, 5000 steps, 2-core CPU shared with other jobs, 2026-11-24). Best "
-            "validation squared error per seed: 3e-4 2.998/3.127/2.969, 1e-3 1.879/2.214/2.229, "
-            "default 1.75e-3 1.758/2.194/1.952, 3e-3 1.439/1.916/1.710, 6e-3 1.182/1.482/1.531, "
-            "1e-2 1.241/1.270/1.366 (an exploratory run at lr 2e-2, outside the search space, "
-            "reached 1.365 on seed 0: the optimum is near 1e-2). AlgoPerf's rule would give "
-            "1.27 (lr 1e-2). As for the MNIST-1D workloads, the cpu-tier target is what the "
-            "self-tuning default point reaches within the step hint, rounded up (lower is "
-            "better): 2.2; lr 3e-3 and above reach it on every seed, 1e-3 on one seed of three, "
-            "3e-4 never. Predicting the mean training image scores 4.68. 5000 steps took 8-16 s "
-            "of submission time on the loaded machine (up to 27 s at its busiest); budget 40 s."
-        ),
+        **targets.spec_fields("digits_autoencoder"),
     ),
     DeepAutoencoder(),
 )

@@ -24,6 +24,7 @@ import numpy as np
 from bench.workload import Batch, WorkloadSpec
 from workloads import _pipeline
 from workloads._image_classification import ImageClassificationWorkload
+from workloads import targets
 
 SPLIT_SEED = 0
 SPLIT_SIZES = {"train": 1_197, "validation": 300, "test": 300}
@@ -109,28 +110,12 @@ DIGITS = DigitsWorkload(
         dataset="scikit-learn digits 8x8 (1,197/300/300)",
         model="2-D CNN: conv 16, conv 32, pool, dense 64",
         target_metric="accuracy",
-        validation_target=0.985,
         test_target=None,
         higher_is_better=True,
-        step_hint=500,
-        max_runtime=20.0,
         eval_period=0.5,
         batch_size=64,
         description="8x8 handwritten digits with a small 2-D CNN",
-        calibration=(
-            "bench calibrate --workload digits --learning-rates "
-            "1e-4,3e-4,1e-3,0.0017486387539278373,3e-3,1e-2 --seeds 0,1,2 (nadamw default point "
-            "otherwise, 500 steps, 2-core CPU shared with other jobs, 2026-11-24). Best "
-            "validation accuracy per seed (300 examples, so steps of 0.0033): 1e-4 "
-            "0.927/0.930/0.943, 3e-4 0.970/0.967/0.977, 1e-3 0.987/0.983/0.987, default 1.75e-3 "
-            "0.990/0.987/0.990, 3e-3 0.990/0.987/0.990, 1e-2 0.997/0.990/0.990. AlgoPerf's rule "
-            "gives 0.99. As for the MNIST-1D workloads, the cpu-tier target is what the "
-            "self-tuning default point reaches within the step hint, rounded down: 0.985 (296 of "
-            "300 right); lr 3e-3 and above reach it on every seed, 1e-3 on two of three, 3e-4 "
-            "and below never. The task is easy: exploratory 1000-step runs were at 0.977-0.983 "
-            "after 100 steps for lr 1e-3 to 1e-2. 500 steps took 2.4-7.1 s of submission time; "
-            "budget 20 s."
-        ),
+        **targets.spec_fields("digits"),
     ),
     DigitsCNN(),
 )

@@ -37,6 +37,7 @@ import optax
 
 from bench.workload import Batch, Workload, WorkloadSpec
 from workloads import _pipeline
+from workloads import targets
 
 SPLIT_SEED = 0
 
@@ -203,30 +204,12 @@ MODULAR_ADDITION = ModularArithmeticWorkload(
         dataset="a + b mod 97, 50% of the 9,409 equations for training (4,704/2,352/2,353)",
         model="Transformer, 1 layer, width 64, 4 heads",
         target_metric="accuracy",
-        validation_target=0.99,
         test_target=None,
         higher_is_better=True,
-        step_hint=800,
-        max_runtime=60.0,
         eval_period=1.0,
         batch_size=512,
         description="Grokking modular addition with a small Transformer",
-        calibration=(
-            "bench calibrate --workload modular_arithmetic --submission nadamw "
-            "--hparam weight_decay=1.0 --learning-rates 1e-3,2e-3,3e-3,5e-3,1e-2 --seeds "
-            "0,1,2 (run as a copy of nadamw with that default, which is the same; weight decay "
-            "1.0 is Power et al.'s AdamW setting, the top of NadamW's search space; "
-            "800 steps, 2-core CPU shared with other jobs, 2026-11-24). Best validation accuracy "
-            "per seed: 1e-3 0.279/0.239/0.340, 2e-3 0.994/0.967/0.942, 3e-3 1.000/0.999/1.000, "
-            "5e-3 1.000/1.000/1.000, 1e-2 0.876/1.000/0.998. AlgoPerf's rule gives 1.0 (lr "
-            "5e-3); the target 0.99 leaves room for a few hard equations and is met on every "
-            "seed by lr 3e-3 and 5e-3, on one seed of three by 2e-3, never by 1e-3. At NadamW's "
-            "default weight decay (0.081) no learning rate got past the memorise-plus-"
-            "commutativity plateau within 1000 steps (seed 0: lr 1e-3 0.316, 3e-3 0.494, 1e-2 "
-            "0.507; weight decay 0.3 at lr 3e-3: 0.517/0.528; 0.5: 0.600/0.820), so this "
-            "workload rewards tuning weight decay, as the paper found. 800 steps took 15-30 s "
-            "of submission time on the loaded machine (about 10 s unloaded); budget 60 s."
-        ),
+        **targets.spec_fields("modular_arithmetic"),
     ),
     ModularTask(),
 )

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
 
-DEFAULT_VERSION = "cpu-v1"
+DEFAULT_VERSION = "cpu-v2"
 TRIAL_CHOICES = ("fewest_evaluations", "fastest")
 TAU_MAX_CUTS = ("before_variants", "on_ratios")
 VARIANT_RULES = ("within_tau_max", "hit")

@@ -42,7 +42,7 @@ from bench.trial.files import write_atomically
 if TYPE_CHECKING:  # the types only: this module loads no jax
     from bench.protocol import Outcome, ProtocolSettings
 
-DEFAULT_RULES = "cpu-v1"  # bench.rules.DEFAULT_VERSION, for records older than the field
+DEFAULT_RULES = "cpu-v1"  # the rules of records older than the field (the default then)
 SCHEMA_VERSION = 1
 FINISHED_OUTCOMES = ("hit", "budget", "diverged", "error", "tampered")
 Problem = tuple[Path, str]  # a record file that could not be read, and why
