@@ -502,11 +502,13 @@ class TrainingLoop:
         copies of the initial state, as at the step-0 evaluation, and on the throw-away trained
         state, as at the later ones. It is the submission's code: it never sees the live state,
         and what it changes is caught by the tamper check after setup."""
+        if self.trainer is None and self.submission.eval_params is None:
+            return
         for params, model_state, opt_state in (copies(self.state), trained):
             if self.trainer is not None:
                 jax.block_until_ready(
                     self.trainer.prepare_for_eval(params, model_state, opt_state, 0))
-            elif self.submission.eval_params is not None:
+            else:
                 jax.block_until_ready(self.submission.eval_params(params, opt_state))
 
     def warm_controller_harness(self, trained: tuple) -> None:
