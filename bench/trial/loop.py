@@ -8,7 +8,10 @@ phases in order:
 1. build: the submission's batch size, optimizer and optimizer state, placed on the devices
    (or, for a submission with a training step of its own, AlgoPerf's API through
    `bench.algoperf_api`, its trainer's state and step; such a trial keeps no checkpoints);
-2. compile: two throw-away steps, outside the clock (`compile_time`);
+2. compile: outside the clock (`compile_time`), everything the clock will time: two throw-away
+   training steps, the submission's evaluation hook on copies of the state, and the functions a
+   controller's handle runs (learning rate set, probe step, held-out loss) on copies; so no
+   program compiles inside the clock, and a cold compilation cache costs no submission time;
 3. resume: restore the checkpoint of an interrupted run of the same trial, clock included;
 4. chunk: dispatch a chunk of steps inside the clock, synchronise once, read their scalars;
 5. evaluate: at step 0, when an evaluation is due, and at the end, outside the clock;
@@ -198,7 +201,9 @@ class TrainingHandle:
         if hyperparams is None:
             raise ValueError("the optimizer state has no injected learning_rate to set")
         old = jax.numpy.asarray(hyperparams["learning_rate"])
-        hyperparams["learning_rate"] = jax.numpy.asarray(value, old.dtype)
+        # placed as the old value (committed to its devices): the training step then meets
+        # the arguments it was compiled for, instead of compiling again inside the clock
+        hyperparams["learning_rate"] = jax.device_put(np.asarray(value, old.dtype), old.sharding)
         self._set((params, model_state, opt_state))
 
     def snapshot(self):
@@ -464,21 +469,78 @@ class TrainingLoop:
         self.plan = None
 
     def compile(self) -> None:
-        """Compile outside the clock: two throw-away steps, so that both the first call and the
-        calls on the step's own outputs (which may differ in weak types) are in jax's cache.
-        A trainer's step may donate its inputs: it warms up on copies."""
+        """Compile outside the clock everything the trial runs inside it: the training step,
+        the submission's evaluation hook and the functions a controller calls through its
+        handle. No program then compiles while the clock runs, so a cold compilation cache
+        costs no submission time; the seconds are `compile_time`, counted where the rules
+        count compilation (AlgoPerf times the first step's and the hook's compilation)."""
         start = self.timer()
         self.check_no_new_threads()  # the import, make_optimizer and init started none
         before = tamper.python_threads()
         self.pending_batch = self.place(next(self.source))  # also the first training batch
-        self.threads |= tamper.python_threads() - before  # the workload's input pipeline's
+        if self.submission.make_controller is not None:
+            self.prepare_holdout()
+        self.threads |= tamper.python_threads() - before  # the workload's input pipelines'
+        trained = self.warm_train_step()
+        self.warm_eval_hook(trained)
+        self.warm_controller_harness(trained)
+        self.result.compile_time = self.timer() - start + self.init_compile_time
+        self.check_untouched_by_setup()
+
+    def warm_train_step(self) -> tuple:
+        """Two throw-away steps, so that both the first call and the calls on the step's own
+        outputs (which may differ in weak types) are in jax's cache; the state after them.
+        A trainer's step may donate its inputs: it warms up on copies."""
         state = self.state if self.trainer is None else copies(self.state)
         warm = self.train_step(*state, self.pending_batch, self.step_rng, np.int32(0), WITH_NORM)
         warm = self.train_step(*warm[:3], self.pending_batch, self.step_rng, np.int32(1),
                                WITH_NORM)
-        jax.block_until_ready(warm)
-        self.result.compile_time = self.timer() - start + self.init_compile_time
-        self.check_untouched_by_setup()
+        return tuple(jax.block_until_ready(warm[:3]))
+
+    def warm_eval_hook(self, trained: tuple) -> None:
+        """The submission's evaluation hook (`eval_params`, a trainer's `prepare_for_eval`) on
+        copies of the initial state, as at the step-0 evaluation, and on the throw-away trained
+        state, as at the later ones. It is the submission's code: it never sees the live state,
+        and what it changes is caught by the tamper check after setup."""
+        if self.trainer is None and self.submission.eval_params is None:
+            return
+        for params, model_state, opt_state in (copies(self.state), trained):
+            if self.trainer is not None:
+                jax.block_until_ready(
+                    self.trainer.prepare_for_eval(params, model_state, opt_state, 0))
+            else:
+                jax.block_until_ready(self.submission.eval_params(params, opt_state))
+
+    def warm_controller_harness(self, trained: tuple) -> None:
+        """What a controller's handle runs, on copies of the initial state and on the
+        throw-away trained state: reading and setting the learning rate, a probe step from the
+        state that set, the held-out loss. The controller itself is the submission's code with
+        a state of its own: its first call is inside the clock."""
+        if self.submission.make_controller is None:
+            return
+        for state in (copies(self.state), trained):
+            handle = self.throwaway_handle(state)
+            if injected_hyperparams(state[2]) is not None:
+                handle.set_learning_rate(handle.learning_rate())
+            handle.train(1)
+            handle.holdout_loss()
+
+    def throwaway_handle(self, state: tuple) -> TrainingHandle:
+        """A handle over a throw-away `state`, whose probe steps all take the first batch."""
+        box = [tuple(state)]
+
+        def set_state(new) -> None:
+            box[0] = tuple(new)
+
+        def probe(steps: int) -> list[float]:
+            losses = []
+            for _ in range(steps):
+                box[0], loss = self.probe_step(box[0], self.pending_batch)
+                losses.append(float(loss))
+            return losses
+
+        return TrainingHandle(lambda: 0, lambda: box[0], set_state, probe,
+                              lambda: self.holdout_loss(box[0]))
 
     # ------------------------------------------------------------------ tamper evidence
 
@@ -492,10 +554,12 @@ class TrainingLoop:
         self.threads = noted[1] if noted is not None else tamper.python_threads()
 
     def check_untouched_by_setup(self) -> None:
-        """After make_optimizer, init and the traced update: nothing changed, no new thread.
-        Then start the clock at the setup's seconds where they count, and take the reference
-        the chunks and evaluations are compared with."""
-        tamper.verify(self.untouched, self.workload, when="while the optimizer was built")
+        """After make_optimizer, init and the compile warm-up (which ran the submission's update
+        and evaluation hook): nothing changed, no new thread. Then start the clock at the
+        setup's seconds where they count, and take the reference the chunks and evaluations
+        are compared with."""
+        tamper.verify(self.untouched, self.workload,
+                      when="while the optimizer was built and compiled")
         self.check_no_new_threads()
         if self.settings.count_setup_time:
             self.clock.elapsed += sum(value or 0.0 for value in self.result.setup_time.values())
@@ -541,16 +605,21 @@ class TrainingLoop:
 
     # ----------------------------------------------------------------------- controller
 
-    def start_controller(self) -> None:
-        """A full-control submission's controller and the handle it steers training through."""
-        if self.submission.make_controller is None:
-            return
-        result, workload = self.result, self.workload
-        self.controller = self.submission.make_controller(result.hparams, self.info)
+    def prepare_holdout(self) -> None:
+        """The fixed slice a controller measures the loss on (the first batches of the
+        training split drawn with a seed of its own) and the loss function jitted for it."""
+        workload, result = self.workload, self.result
         stream = workload.train_batches(result.batch_size, result.seed + 1_000_003)
         self.holdout = [self.place(b) for b in itertools.islice(stream, HOLDOUT_BATCHES)]
         self.holdout_fn = jax.jit(
             lambda p, m, b: workload.loss(p, m, b, self.step_rng, False)[0])
+
+    def start_controller(self) -> None:
+        """A full-control submission's controller and the handle it steers training through
+        (the holdout batches and the functions the handle runs were prepared by `compile`)."""
+        if self.submission.make_controller is None:
+            return
+        self.controller = self.submission.make_controller(self.result.hparams, self.info)
         self.handle = TrainingHandle(lambda: self.step, lambda: self.state, self.set_state,
                                      self.probe, self.holdout_loss)
 
@@ -561,14 +630,19 @@ class TrainingLoop:
         """Probe steps for the controller: training steps that do not count as steps."""
         losses = []
         for _ in range(steps):
-            *state, scalars = self.train_step(*self.state, next(self.batches), self.step_rng,
-                                              np.int32(self.step), WITHOUT_NORM)
-            self.state = tuple(state)
-            losses.append(scalars["loss"])
+            self.state, loss = self.probe_step(self.state, next(self.batches))
+            losses.append(loss)
         return [float(x) for x in jax.device_get(losses)]
 
-    def holdout_loss(self) -> float:
-        params, model_state, _ = self.state
+    def probe_step(self, state: tuple, batch) -> tuple[tuple, jax.Array]:
+        """The training step from `state` without the gradient norms: the new state, the loss."""
+        *state, scalars = self.train_step(*state, batch, self.step_rng, np.int32(self.step),
+                                          WITHOUT_NORM)
+        return tuple(state), scalars["loss"]
+
+    def holdout_loss(self, state: tuple | None = None) -> float:
+        """The mean loss on the holdout batches, of the current state or of `state`."""
+        params, model_state, _ = self.state if state is None else state
         values = [self.holdout_fn(params, model_state, b) for b in self.holdout]
         return float(np.mean(jax.device_get(values)))
 
