@@ -15,8 +15,9 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
   message starts with "max_steps:" when the step limit stopped it), or
   at the first non-finite training loss (outcome `diverged`). A failure of the submission's code
   is outcome `error`.
-- JIT compilation happens before the clock starts (two warm-up steps on throw-away copies of the
-  state) and is recorded as `compile_time`. Whether it counts is the rules version's to say
+- JIT compilation happens before the clock starts (two throw-away training steps, and the
+  evaluation hook and a controller's harness functions run once on copies of the state) and is
+  recorded as `compile_time`. Whether it counts is the rules version's to say
   (`bench.rules`, its [timing] table): AlgoPerf counts it, so under its rules the clock starts at
   the compilation's seconds; the cpu tier does not (on 2 CPU cores it measures the compiler and
   its cache more than the algorithm). Likewise the submission's setup (import, make_optimizer,
