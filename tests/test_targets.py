@@ -218,3 +218,10 @@ def test_a_committed_report_follows_its_own_curves(name):
     assert (spec.validation_target, spec.step_hint, spec.max_runtime) == (
         report["validation_target"], report["step_hint"], report["max_runtime"])
     assert spec.tier == "cpu" and spec.target_metric == report["target_metric"]
+
+
+def test_the_readmes_target_point_is_the_one_that_set_mnist1ds_target():
+    from pathlib import Path
+
+    point = json.loads((Path(__file__).parents[1] / "docs/mnist1d-target-point.json").read_text())
+    assert point == targets.load_report("mnist1d").chosen.hparams
