@@ -33,6 +33,7 @@ from pathlib import Path
 from bench import api, environment, registry, scoring, trust, tuning
 from bench.check import CheckResult, review_submission
 from bench.protocol import ProtocolSettings
+from bench.trial.record import DEFAULT_RULES as RULES_BEFORE_THE_FIELD
 from bench.trial.record import TrialId, read_record, record_paths
 from bench.reporting import format_ratio, format_value
 from bench.scoring import Entry
@@ -232,6 +233,14 @@ def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiRes
         lines += ["", f"No reference leaderboard at `{reference_file}`: nothing to rank against."]
         return CiResult(valid, "\n".join(lines) + "\n")
     reference = json.loads(reference_file.read_text())
+    theirs = reference.get("rules") or RULES_BEFORE_THE_FIELD
+    ours = {scoring.record_rules(record) for record in records}
+    if ours and ours != {theirs}:
+        lines += ["", f"The reference leaderboard `{reference_file}` was scored under rules "
+                      f"{theirs}, these trials ran under {', '.join(sorted(ours))}: times under "
+                      "other targets and budgets do not compare, so there is no ranking. "
+                      "Regenerate the reference (scripts/reference/run.py)."]
+        return CiResult(valid, "\n".join(lines) + "\n")
     here = environment.hardware()["fingerprint"]  # this machine's, not what records claim
     measure = "time" if here in set(reference.get("hardware", [])) else "steps"
     entries = _reference_entries(reference, measure)

@@ -48,3 +48,22 @@ def test_invalid_submission_fails_with_report(tmp_path):
     result = CliRunner().invoke(main, ["ci", str(path), "--report", str(report)])
     assert result.exit_code == 1
     assert "**FAIL**" in report.read_text() and "make_optimizer" in report.read_text()
+
+
+def test_a_reference_of_other_rules_is_not_ranked_against(tmp_path):
+    reference = make_reference(tmp_path)
+    board = reference / "self" / "leaderboard.json"
+    data = json.loads(board.read_text())
+    assert data["rules"] == "cpu-v2"  # the trials' rules, written by bench score
+    del data["rules"]  # a leaderboard from before the field: cpu-v1's
+    board.write_text(json.dumps(data))
+    path = write_submission(tmp_path, SGD_SUBMISSION)
+    report = tmp_path / "report.md"
+    result = CliRunner().invoke(main, [
+        "ci", str(path), "-w", "mnist1d_mlp", "--reference", str(reference),
+        "--results-dir", str(tmp_path / "ci"), "--report", str(report), "--max-runtime", "0.5",
+    ])
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    assert "scored under rules cpu-v1, these trials ran under cpu-v2" in text
+    assert "### Against the reference leaderboard" not in text
