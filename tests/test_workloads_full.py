@@ -148,7 +148,7 @@ def tiny_mnist(**kwargs):
 
 
 def tiny_imagenet_data(**changes):
-    fields = dict(image_size=16, num_workers=2, chunk_size=3, eval_batch_size=4)
+    fields = dict(image_size=16, num_workers=0, eval_threads=2, chunk_size=3, eval_batch_size=4)
     return dataclasses.replace(imagenet.RESNET_DATA, **{**fields, **changes})
 
 
@@ -373,7 +373,7 @@ def test_mock_data_feeds_the_pipeline(monkeypatch):
     workload = tiny_mnist()
     tiny_imagenet = imagenet.resnet_workload(
         tiny_spec(imagenet.IMAGENET_RESNET_SPEC), TINY_RESNET_1000,
-        dataclasses.replace(imagenet.RESNET_DATA, image_size=16, num_workers=2, eval_batch_size=4),
+        dataclasses.replace(imagenet.RESNET_DATA, image_size=16, num_workers=0, eval_batch_size=4),
     )
     with tfds.testing.mock_data(num_examples=12):
         workload.load()
@@ -394,8 +394,9 @@ def test_mock_data_feeds_the_pipeline(monkeypatch):
 
 
 def test_imagenet_batches_do_not_depend_on_threads_and_eval_crops_are_normalised(fake_data_dir):
+    """Training batches: in-process against one worker process; evaluation: threads."""
     spec = tiny_spec(imagenet.IMAGENET_RESNET_SPEC)
-    serial = tiny_imagenet_data(num_workers=1, chunk_size=8)
+    serial = tiny_imagenet_data(num_workers=1, eval_threads=1, chunk_size=8)
     one = imagenet.resnet_workload(spec, TINY_RESNET_1000, serial)
     two = imagenet.resnet_workload(spec, TINY_RESNET_1000, tiny_imagenet_data())
     for workload in (one, two):

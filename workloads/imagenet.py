@@ -6,15 +6,18 @@ validation on its 50,000 validation images, test on ImageNet-v2 (tfds
 `imagenet_v2/matched-frequency`, 10,000 images). Both datasets must be prepared in the
 array_record format (ImageNet needs a manual download; see `DatasetNotPreparedError`'s message).
 
-Input pipeline (host, numpy + PIL; see `workloads._image_ops`): every batch is read from the
-ArrayRecord files with one batched read per chunk, decoded, cropped and resized to 224x224 by a
-pool of worker threads (PIL releases the GIL while decoding and resizing), normalised with the
-ImageNet mean and standard deviation. The runner prefetches training batches on its own thread;
-evaluation batches are prepared ahead on a background thread here.
+Input pipeline (host, numpy + PIL; see `workloads._image_ops`). Training batches come from a
+grain pipeline (`workloads._grain`) in worker processes: each worker reads examples from the
+ArrayRecord files, decodes them (tfds), crops and resizes them to 224x224, normalises them with
+the ImageNet mean and standard deviation and stacks its batches. The order and the augmentation
+are a function of the trial seed alone (not of the number of workers), and `skip(n)` resumes at
+batch n without decoding the skipped ones. Workers: one per available core but one, or
+`ImagenetDataConfig.num_workers`, or $BENCH_DATA_WORKERS (0: build batches in the training
+process). benchmarks/imagenet_pipeline.py measured grain's workers at 1.34x the images per second
+per core of the thread pool this replaced. Evaluation batches are read by a pool of threads (PIL
+releases the GIL while decoding and resizing) and prepared ahead on a background thread.
 Training: random-area crop + flip; ViT also RandAugment (2 layers, magnitude 10) and mixup
-(alpha 0.2), as in AlgoPerf. Evaluation: the central 224/256 crop. The randomness of each
-example comes from (seed, batch number, position in batch), so batches do not depend on the
-number of workers.
+(alpha 0.2, one weight per batch), as in AlgoPerf. Evaluation: the central 224/256 crop.
 
 Models (sized by a config, so tests can use tiny ones): ResNet-50 v1.5 (`workloads._resnet`,
 25.6M parameters), trained with label smoothing 0.2 (the value of AlgoPerf's target-setting
@@ -34,14 +37,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import os
 from collections.abc import Iterator
 
 import flax.linen as nn
 import numpy as np
 
 from bench.workload import Batch, WorkloadSpec
-from workloads import _image_ops, _pipeline, _resnet, _synthetic, _tfds, _vit
+from workloads import _grain, _image_ops, _pipeline, _resnet, _synthetic, _tfds, _vit
 from workloads._image_classification import ImageClassificationWorkload
 from workloads._resnet import RESNET50, ResNet, ResNetConfig
 from workloads._vit import VIT_S16, ViT, ViTConfig
@@ -64,8 +66,9 @@ class ImagenetDataConfig:
     randaugment_layers: int = 0  # 0: no RandAugment
     randaugment_magnitude: float = 10.0
     mixup_alpha: float | None = None  # None: no mixup
-    num_workers: int | None = None  # decoding threads; None: one per CPU core
-    chunk_size: int = 32  # examples per task handed to a worker
+    num_workers: int | None = None  # training: grain worker processes (`_grain.worker_count`)
+    eval_threads: int | None = None  # evaluation: decoding threads; None: one per core
+    chunk_size: int = 32  # evaluation examples per task handed to a thread
     eval_prefetch_depth: int = 2  # evaluation batches built ahead (the runner prefetches training)
     eval_batch_size: int = 1024
 
@@ -84,6 +87,30 @@ def train_image(example, rng: np.random.Generator, data: ImagenetDataConfig) -> 
             image, rng, data.randaugment_layers, data.randaugment_magnitude
         )
     return np.asarray(image)
+
+
+class TrainPreprocess:
+    """One training example as the model takes it: {"inputs": normalised float32 image,
+    "targets": int32 label}. Picklable, for grain's worker processes."""
+
+    def __init__(self, data: ImagenetDataConfig):
+        self.data = data
+
+    def __call__(self, example, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        image = train_image(example, rng, self.data)
+        return {"inputs": _image_ops.normalize(image, MEAN, STD),
+                "targets": np.int32(example["label"])}
+
+
+class MixupWeights:
+    """Adds a batch's mixup weights (one Beta(alpha, alpha) draw, `_image_ops.mixup_weights`)."""
+
+    def __init__(self, alpha: float):
+        self.alpha = alpha
+
+    def __call__(self, batch: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        weights = _image_ops.mixup_weights(len(batch["targets"]), rng, self.alpha)
+        return {**batch, "mixup_weights": weights}
 
 
 class ImagenetWorkload(ImageClassificationWorkload):
@@ -153,69 +180,48 @@ class ImagenetWorkload(ImageClassificationWorkload):
     def num_train_examples(self) -> int:
         return len(self._source("train"))
 
-    def _workers(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _eval_threads(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._pool is None:
-            workers = self.data.num_workers or os.cpu_count() or 1
+            workers = self.data.eval_threads or _grain.available_cores()
             self._pool = concurrent.futures.ThreadPoolExecutor(workers, "bench-imagenet")
         return self._pool
 
     # ------------------------------------------------------------------- preprocessing
-
-    def _train_image(self, example, rng: np.random.Generator) -> np.ndarray:
-        return train_image(example, rng, self.data)
 
     def _eval_image(self, example) -> np.ndarray:
         image = _image_ops.as_rgb_image(example["image"])
         cropped = _image_ops.eval_crop(image, self.data.image_size, self.data.crop_fraction)
         return np.asarray(cropped)
 
-    def _chunk(self, source, indices, preprocess) -> tuple[np.ndarray, np.ndarray]:
-        """Read, preprocess and normalise a few examples (runs in a worker thread)."""
+    def _eval_chunk(self, source, indices) -> tuple[np.ndarray, np.ndarray]:
+        """Read, crop and normalise a few evaluation examples (runs in a pool thread)."""
         examples = _tfds.read_examples(source, indices)
-        images = np.stack([preprocess(position, ex) for position, ex in enumerate(examples)])
-        labels = np.asarray([ex["label"] for ex in examples], np.int32)
+        images = np.stack([self._eval_image(example) for example in examples])
+        labels = np.asarray([example["label"] for example in examples], np.int32)
         return _image_ops.normalize(images, MEAN, STD), labels
 
-    def _assemble(self, source, index: np.ndarray, preprocess) -> tuple[np.ndarray, np.ndarray]:
-        """Images and labels of `index`, preprocessed in parallel chunks, in order."""
+    def _eval_batch(self, source, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images and labels of `index`, read in parallel chunks, in order."""
         size = self.data.chunk_size
-        starts = range(0, len(index), size)
-        futures = [
-            self._workers().submit(
-                self._chunk, source, index[start:start + size],
-                lambda position, ex, start=start: preprocess(start + position, ex),
-            )
-            for start in starts
-        ]
+        futures = [self._eval_threads().submit(self._eval_chunk, source, index[start:start + size])
+                   for start in range(0, len(index), size)]
         parts = [future.result() for future in futures]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        source = self._source("train")
-        index_batches = _pipeline.shuffled_index_batches(len(source), batch_size, seed)
-
-        def make_batch(number: int, index: np.ndarray) -> Batch:
-            def preprocess(position, example):
-                return self._train_image(example, _pipeline.batch_rng(seed, number, position + 1))
-
-            images, labels = self._assemble(source, index, preprocess)
-            batch = {"inputs": images, "targets": labels}
-            if self.data.mixup_alpha:  # the loss mixes the batch with these weights
-                rng = _pipeline.batch_rng(seed, number, 0)
-                alpha = self.data.mixup_alpha
-                batch["mixup_weights"] = _image_ops.mixup_weights(len(labels), rng, alpha)
-            return batch
-
-        return _pipeline.BatchStream(index_batches, make_batch)
+    def train_batches(self, batch_size: int, seed: int) -> _grain.GrainBatches:
+        """Endless training batches in an order fixed by `seed` (see `workloads._grain`)."""
+        batches = _grain.training_batches(
+            self._source("train"), TrainPreprocess(self.data), batch_size, seed)
+        if self.data.mixup_alpha:  # the loss mixes the batch with these weights
+            batches = batches.random_map(MixupWeights(self.data.mixup_alpha))
+        return _grain.GrainBatches(batches, _grain.worker_count(self.data.num_workers))
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
         source = self._source(split)
 
         def batches():
             for index, mask in _pipeline.eval_index_batches(len(source), self.eval_batch_size):
-                images, labels = self._assemble(
-                    source, index, lambda position, ex: self._eval_image(ex)
-                )
+                images, labels = self._eval_batch(source, index)
                 yield {"inputs": images, "targets": labels, "mask": mask}
 
         return _pipeline.prefetch(batches(), self.data.eval_prefetch_depth)
