@@ -1,4 +1,4 @@
-"""ImageNet training input pipeline: images per second per core, threads against grain.
+"""ImageNet training input pipeline: images per second per core, grain workers against threads.
 
 A synthetic ImageNet is written as a tfds `imagenet2012` dataset in the array_record format
 (through tfds's builder, as `tfds build` writes it): JPEG images (quality 90) of ImageNet's
@@ -6,21 +6,21 @@ size distribution (`workloads._synthetic.imagenet_like_size`: mostly 500x375, lo
 most 500 pixels), with smooth content (a random 8x8 colour field upscaled, plus uniform noise
 of +-48) so that they compress like photographs (100 kB on average). Both loaders read the
 same files with `tfds.data_source` (which decodes the JPEGs) and apply the same per-example
-preprocessing (`workloads.imagenet.train_image`: random-area crop, flip, bicubic resize to 224,
-for ViT also RandAugment), then stack and normalise a batch:
+preprocessing (`workloads.imagenet.TrainPreprocess`: random-area crop, flip, bicubic resize to
+224, for ViT also RandAugment; normalised), and stack batches:
 
-- threads: the workload's loader (`ImagenetWorkload.train_batches`), a pool of `workers`
-  threads in the training process;
-- grain: `grain.MapDataset` over the same source, shuffled, `random_map` with the same
-  preprocessing, batched, with `workers` worker processes (`mp_prefetch`).
+- grain: the workload's loader (`ImagenetWorkload.train_batches`, `workloads._grain`), with
+  `workers` worker processes;
+- threads: the loader it replaced, a pool of `workers` threads in the training process, each
+  preprocessing chunks of 32 examples of the batch (`thread_pool_batches` below).
 
 For each number of workers, in each of `rounds` rounds, each loader in turn is started, reads
-one warm-up batch per worker (grain's worker processes take seconds to start), then `batches`
-batches of `batch_size` (grain's workers buffer one batch each ahead), and is stopped;
-alternating rounds let both see the same machine load. The table gives median images per
-second, per core (the rate divided by the workers: each worker can use one core; on a machine
-with fewer free cores than workers the per-core figure is too low), and the median of the
-per-round ratios grain / threads with its interquartile range.
+one warm-up batch per worker (grain's worker processes take a second or more to start), then
+`batches` batches of `batch_size` (grain's workers build two batches each ahead), and is
+stopped; alternating rounds let both see the same machine load. The table gives median images
+per second, per core (the rate divided by the workers: each worker can use one core; on a
+machine with fewer free cores than workers the per-core figure is too low), and the median of
+the per-round ratios grain / threads with its interquartile range.
 Heavy: run it alone (`flock /tmp/cpu.lock python benchmarks/imagenet_pipeline.py`).
 
     python benchmarks/imagenet_pipeline.py [--images 192] [--batch-size 32] [--batches 5]
@@ -30,6 +30,7 @@ Heavy: run it alone (`flock /tmp/cpu.lock python benchmarks/imagenet_pipeline.py
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import io
 import os
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import quartiles  # noqa: E402
 
-from workloads import _image_ops, _synthetic, imagenet  # noqa: E402
+from workloads import _pipeline, _synthetic, imagenet  # noqa: E402
 
 
 def photo_like_jpeg(rng: np.random.Generator) -> io.BytesIO:
@@ -95,44 +96,47 @@ def rate(batches, count: int) -> float:
     return images / (time.perf_counter() - start)
 
 
-def thread_batches(data_dir, data, workers, batch_size):
-    spec = dataclasses.replace(imagenet.IMAGENET_RESNET_SPEC, batch_size=batch_size)
+def workload_on(data_dir, data, workers):
+    """ImageNet's ResNet workload reading the synthetic train split (for every split)."""
     workload = imagenet.ImagenetWorkload(
-        spec, imagenet.IMAGENET_RESNET.model, data=dataclasses.replace(data, num_workers=workers))
+        imagenet.IMAGENET_RESNET_SPEC, imagenet.IMAGENET_RESNET.model,
+        data=dataclasses.replace(data, num_workers=workers))
     source = workload.open_split(imagenet.TRAIN_BUILDER, "train", data_dir=data_dir, workload="")
-    workload.open_split = lambda *args, **kwargs: source  # the train split serves every split
+    workload.open_split = lambda *args, **kwargs: source
     workload.load(data_dir)
-    return workload.train_batches(batch_size, seed=0)
-
-
-class Preprocess:
-    """grain's per-example transform: the workload's training preprocessing (picklable)."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def __call__(self, example, rng):
-        image = imagenet.train_image(example, rng, self.data)
-        return {"inputs": image, "targets": np.int32(example["label"])}
-
-
-def normalize(batch):
-    return {"inputs": _image_ops.normalize(batch["inputs"], imagenet.MEAN, imagenet.STD),
-            "targets": batch["targets"]}
+    return workload, source
 
 
 def grain_batches(data_dir, data, workers, batch_size):
-    import grain
-    import tensorflow_datasets as tfds
-    from absl import flags
+    workload, _ = workload_on(data_dir, data, workers)
+    return workload.train_batches(batch_size, seed=0)
 
-    flags.FLAGS.mark_as_parsed()  # grain reads absl flags; this script defines none
-    source = tfds.data_source("imagenet2012", split="train", data_dir=data_dir, download=False)
-    dataset = (grain.MapDataset.source(source).shuffle(seed=0).repeat()
-               .random_map(Preprocess(data), seed=0).batch(batch_size).map(normalize))
-    iterable = dataset.to_iter_dataset().mp_prefetch(
-        grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=1))
-    return iter(iterable)
+
+def thread_pool_batches(data_dir, data, workers, batch_size, chunk=32):
+    """The loader grain replaced: `workers` threads preprocess chunks of each batch."""
+    _, source = workload_on(data_dir, data, workers)
+    preprocess = imagenet.TrainPreprocess(data)
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
+
+    def build(number, indices):
+        rng = _pipeline.batch_rng(0, number)
+        return [preprocess(source[int(i)], rng) for i in indices]
+
+    def batches():
+        index_batches = _pipeline.shuffled_index_batches(len(source), batch_size, seed=0)
+        for number, index in enumerate(index_batches):
+            parts = [pool.submit(build, number, index[start:start + chunk])
+                     for start in range(0, batch_size, chunk)]
+            examples = [example for part in parts for example in part.result()]
+            yield {key: np.stack([example[key] for example in examples]) for key in examples[0]}
+
+    return batches()
+
+
+def stop(batches) -> None:
+    """Stop a loader, so that nothing runs during the other's turn."""
+    if hasattr(batches, "close"):
+        batches.close()
 
 
 def main() -> None:
@@ -154,12 +158,12 @@ def main() -> None:
         for workers in args.workers:
             rates = {"threads": [], "grain": []}
             for _ in range(args.rounds):  # alternate, so both see the same machine load
-                for name, make in (("threads", thread_batches), ("grain", grain_batches)):
+                for name, make in (("threads", thread_pool_batches), ("grain", grain_batches)):
                     batches = make(data_dir, data, workers, args.batch_size)
                     for _ in range(workers):  # warm-up: every thread or worker process started
                         next(batches)
                     rates[name].append(rate(batches, args.batches))
-                    del batches  # stops grain's workers: nothing runs during the other's turn
+                    stop(batches)
             ratios = [g / t for g, t in zip(rates["grain"], rates["threads"])]
             low, mid, high = quartiles(ratios)
             threads, grain = (statistics.median(rates[name]) for name in ("threads", "grain"))

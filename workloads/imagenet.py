@@ -13,9 +13,9 @@ the ImageNet mean and standard deviation and stacks its batches. The order and t
 are a function of the trial seed alone (not of the number of workers), and `skip(n)` resumes at
 batch n without decoding the skipped ones. Workers: one per available core but one, or
 `ImagenetDataConfig.num_workers`, or $BENCH_DATA_WORKERS (0: build batches in the training
-process). benchmarks/imagenet_pipeline.py measured grain's workers at 1.34x the images per second
-per core of the thread pool this replaced. Evaluation batches are read by a pool of threads (PIL
-releases the GIL while decoding and resizing) and prepared ahead on a background thread.
+process). Worker processes replaced a pool of threads in the training process, which did not
+scale past one core (benchmarks/imagenet_pipeline.py; README, "Input pipeline"). Evaluation
+batches are read by a pool of threads and prepared ahead on a background thread.
 Training: random-area crop + flip; ViT also RandAugment (2 layers, magnitude 10) and mixup
 (alpha 0.2, one weight per batch), as in AlgoPerf. Evaluation: the central 224/256 crop.
 
