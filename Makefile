@@ -19,9 +19,9 @@ run: install  ## set up, then benchmark NadamW on MNIST-1D (a few minutes on 2 C
 test: install  ## the test suite (fast, deterministic, CPU only)
 	$(BIN)/python -m pytest
 
-test-slow: install  ## slow checks: every submission reaches the mnist1d target at its default point
+test-slow: install  ## slow checks: every submission reaches the mnist1d target at its default point; full_tier_steps.py runs all 8 bases (tiny)
 	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py tests/test_algoperf_adapter.py \
-		tests/test_reference_run.py
+		tests/test_reference_run.py tests/test_full_tier_steps.py
 
 reference: install  ## the cpu tier's reference leaderboards into results/reference (hours on 2 cores; re-run to continue; ARGS="--dry-run" shows the plan)
 	$(BIN)/python scripts/reference/run.py $(ARGS)

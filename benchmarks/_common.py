@@ -23,11 +23,12 @@ def harness_step_seconds(workload, submission, hparams, steps: int) -> tuple[flo
 
 
 def bare_step_seconds(workload, submission, hparams, steps: int,
-                      log_every: int | None = None) -> float:
+                      log_every: int | None = None, batches=None) -> float:
     """The same training, written as the plain jit-compiled Optax/Flax loop one would write.
 
     With `log_every`, the loop reads the loss back every that many steps, as a loop that
     prints its loss does (which synchronises host and device); without, it never waits.
+    `batches`: an iterator of batches to train on (default: the workload's training stream).
     """
     params, model_state = workload.init(jax.random.split(jax.random.key(0))[0])
     optimizer = submission.make_optimizer(hparams, workload.info(params))
@@ -41,7 +42,8 @@ def bare_step_seconds(workload, submission, hparams, steps: int,
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), model_state, opt_state, loss
 
-    batches = workload.train_batches(workload.spec.batch_size, 0)
+    if batches is None:
+        batches = workload.train_batches(workload.spec.batch_size, 0)
     rng = jax.random.key(1)
     warm = step(params, model_state, opt_state, next(batches), rng, np.int32(0))
     warm = step(*warm[:3], next(batches), rng, np.int32(1))
