@@ -16,7 +16,7 @@ preprocessing (`workloads.imagenet.TrainPreprocess`: random-area crop, flip, bic
 
 For each number of workers, in each of `rounds` rounds, each loader in turn is started, reads
 one warm-up batch per worker (grain's worker processes take a second or more to start), then
-`batches` batches of `batch_size` (grain's workers build two batches each ahead), and is
+`batches` batches of `batch_size` (grain's workers hold one batch each ready), and is
 stopped; alternating rounds let both see the same machine load. The table gives median images
 per second, per core (the rate divided by the workers: each worker can use one core; on a
 machine with fewer free cores than workers the per-core figure is too low), and the median of
