@@ -9,7 +9,7 @@
 # rows already measured are kept. Run from the repository root, in an environment with bench
 # installed and jax for the accelerator (PYTHON names its interpreter).
 #
-#     scripts/gpu/measure.sh OUT_DIR
+#     scripts/gpu/measure.sh OUT_DIR [more options of full_tier_steps.py]
 set -u
 out=${1:?usage: scripts/gpu/measure.sh OUT_DIR}
 python=${PYTHON:-python}
@@ -18,9 +18,10 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 (nvidia-smi; nproc; "$python" -c "import jax; print(jax.devices())") > "$out/machine.txt" 2>&1
 
 timeout "${STEPS_TIMEOUT:-420}" "$python" benchmarks/full_tier_steps.py \
-    --steps "${STEPS:-100}" --out "$out/full_tier_steps.json" 2>&1 | tee "$out/full_tier_steps.txt"
+    --steps "${STEPS:-100}" --out "$out/full_tier_steps.json" "${@:2}" 2>&1 \
+    | tee "$out/full_tier_steps.txt"
 
 workers=$(nproc)
 timeout "${PIPELINE_TIMEOUT:-150}" "$python" benchmarks/imagenet_pipeline.py \
-    --images 512 --batches 10 --rounds 2 --workers 1 4 8 $((workers > 1 ? workers - 1 : 1)) \
+    --images "${IMAGES:-512}" --batches 10 --rounds 2 --workers 1 4 8 $((workers > 1 ? workers - 1 : 1)) \
     2>&1 | grep -v OpenCV | tee "$out/imagenet_pipeline.txt"
