@@ -56,8 +56,8 @@ class ProtocolSettings:
     max_steps: int | None = None  # optional hard step limit (quick checks and tests)
     evaluate_test: bool = True  # also evaluate the test split at each evaluation
     # Evaluate every this many steps instead of every eval_period seconds: the evaluation steps,
-    # hence steps-to-target, then do not depend on the machine's speed. None: as the rules say
-    # (their [evaluation] table), else by time.
+    # hence steps-to-target, then do not depend on the machine's speed. None: by time when
+    # `eval_period` is given, otherwise as the rules say (their [evaluation] table).
     eval_every_steps: int | None = None
     # The step hint given to the submission instead of the workload's (target setting tunes
     # baselines at a step budget before the workload has its targets: `bench.targets`).
@@ -95,12 +95,18 @@ class ProtocolSettings:
         step_hint = self.step_hint or spec.step_hint
         return dataclasses.replace(
             self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0,
-            eval_every_steps=first_set(self.eval_every_steps,
-                                       version.evaluation.every_steps(step_hint)),
+            eval_every_steps=self.evaluation_steps(version, step_hint),
             count_setup_time=first_set(self.count_setup_time, timing.init_optimizer_counts),
             count_compile_time=first_set(self.count_compile_time, timing.compile_counts),
             eval_past_budget=first_set(self.eval_past_budget, timing.eval_past_budget_counts),
         )
+
+    def evaluation_steps(self, version, step_hint: int) -> int | None:
+        """Steps between evaluations: `eval_every_steps` if given; None (by time) if an
+        `eval_period` is given; otherwise as the rules version says."""
+        if self.eval_every_steps is not None or self.eval_period is not None:
+            return self.eval_every_steps
+        return version.evaluation.every_steps(step_hint)
 
 
 def first_set(value, default):

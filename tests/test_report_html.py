@@ -99,7 +99,7 @@ def test_plots_protocol_and_hardware_are_in_the_page(site):
     images = [attrs for tag, attrs in parsed.tags if tag == "img"]
     assert len(images) == 2 and all(a["src"].startswith("data:image/png;base64,") for a in images)
     protocol = {row[0]["text"]: row[1]["text"] for row in parsed.tables["protocol-table"]}
-    assert protocol["ruleset"] == "external tuning" and protocol["rules version"] == "cpu-v1"
+    assert protocol["ruleset"] == "external tuning" and protocol["rules version"] == "cpu-v2"
     assert protocol["record schema"] == "1"
     hardware = parsed.tables["hardware-table"]
     assert hardware[1][0]["text"] == records[0]["hardware"]["fingerprint"]

@@ -225,3 +225,10 @@ def test_the_readmes_target_point_is_the_one_that_set_mnist1ds_target():
 
     point = json.loads((Path(__file__).parents[1] / "docs/mnist1d-target-point.json").read_text())
     assert point == targets.load_report("mnist1d").chosen.hparams
+
+
+def test_an_explicit_eval_period_evaluates_by_time_under_cpu_v2():
+    spec = TinyRegression(step_hint=1000).spec
+    assert ProtocolSettings(eval_period=0.5).resolve(spec).eval_every_steps is None
+    resolved = ProtocolSettings().resolve(spec)
+    assert resolved.eval_every_steps == 10 and resolved.resolve(spec) == resolved  # idempotent
