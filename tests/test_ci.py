@@ -26,8 +26,8 @@ def make_reference(tmp_path):
     return tmp_path / "reference"
 
 
-def test_valid_submission_is_studied_and_ranked(tmp_path):
-    reference = make_reference(tmp_path)
+def ci_report(tmp_path, reference) -> str:
+    """`bench ci` of a plain SGD submission on mnist1d_mlp against `reference`: its report."""
     path = write_submission(tmp_path, SGD_SUBMISSION)
     report = tmp_path / "report.md"
     result = CliRunner().invoke(main, [
@@ -35,7 +35,12 @@ def test_valid_submission_is_studied_and_ranked(tmp_path):
         "--results-dir", str(tmp_path / "ci"), "--report", str(report), "--max-runtime", "0.5",
     ])
     assert result.exit_code == 0, result.output
-    text = report.read_text()
+    return report.read_text()
+
+
+def test_valid_submission_is_studied_and_ranked(tmp_path):
+    reference = make_reference(tmp_path)
+    text = ci_report(tmp_path, reference)
     assert "| import | pass |" in text and "### Study (self tuning, 1 study)" in text
     assert "**sgd** (this PR)" in text and "| nadamw |" in text
     data = json.loads((reference / "self" / "leaderboard.json").read_text())
@@ -57,13 +62,6 @@ def test_a_reference_of_other_rules_is_not_ranked_against(tmp_path):
     assert data["rules"] == "cpu-v2"  # the trials' rules, written by bench score
     del data["rules"]  # a leaderboard from before the field: cpu-v1's
     board.write_text(json.dumps(data))
-    path = write_submission(tmp_path, SGD_SUBMISSION)
-    report = tmp_path / "report.md"
-    result = CliRunner().invoke(main, [
-        "ci", str(path), "-w", "mnist1d_mlp", "--reference", str(reference),
-        "--results-dir", str(tmp_path / "ci"), "--report", str(report), "--max-runtime", "0.5",
-    ])
-    assert result.exit_code == 0, result.output
-    text = report.read_text()
+    text = ci_report(tmp_path, reference)
     assert "scored under rules cpu-v1, these trials ran under cpu-v2" in text
     assert "### Against the reference leaderboard" not in text
