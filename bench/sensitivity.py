@@ -23,7 +23,6 @@ validation loss is evaluated at step 0 (L_init) and at the end only.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import dataclasses
@@ -156,9 +155,7 @@ def fixed_budget(workload: Workload) -> Workload:
     of their budget instead of stopping at the target. The record's workload_spec shows the
     replaced target (infinite), so these trials never mix with scored ones."""
     unreachable = math.inf if workload.spec.higher_is_better else -math.inf
-    fixed = copy.copy(workload)
-    fixed.spec = dataclasses.replace(workload.spec, validation_target=unreachable)
-    return fixed
+    return workload.with_spec(dataclasses.replace(workload.spec, validation_target=unreachable))
 
 
 def _loss(row: Mapping | None) -> float | None:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import api, environment, registry, tuning
+from bench import api, environment, registry, rules, tuning
 from bench.protocol import ProtocolSettings
 from bench.trial.record import Record
 from workloads import targets as workload_targets
@@ -253,12 +253,11 @@ def set_targets(
     target = median_target([run.best_metric for run in runs])
     runs = seed_runs_at(target, runs, spec.higher_is_better)
     times = [run.time_to_target for run in runs if run.time_to_target is not None]
-    settings = target_setting_settings(step_hint).resolve(
-        dataclasses.replace(spec, step_hint=step_hint))
     return TargetReport(
         workload=spec.name, rules=RULES_VERSION, target_metric=spec.target_metric,
         higher_is_better=spec.higher_is_better, step_hint=step_hint,
-        eval_every_steps=settings.eval_every_steps, validation_target=target,
+        eval_every_steps=rules.load(RULES_VERSION).evaluation.every_steps(step_hint),
+        validation_target=target,
         max_runtime=budget_for(times), chosen=chosen, configurations=configurations,
         seeds=runs, command=command, hardware=machine(),
         versions=environment.versions())

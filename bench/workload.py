@@ -31,6 +31,7 @@ the real model and batch size; `"tiny"` shrinks both so a step takes millisecond
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -147,6 +148,16 @@ class Workload(abc.ABC):
         shipped anyway) raise `NotImplementedError`.
         """
         raise NotImplementedError(f"workload {self.name} has no fake-data form")
+
+    def with_spec(self, spec: WorkloadSpec) -> "Workload":
+        """This workload under another spec (other targets, step hint or budget): a shallow copy
+        sharing data and model, or the workload itself when `spec` is its own. The original is
+        never changed."""
+        if spec == self.spec:
+            return self
+        changed = copy.copy(self)
+        changed.spec = spec
+        return changed
 
     def info(self, params, batch_size: int | None = None) -> WorkloadInfo:
         """The facts a submission's `make_optimizer` receives."""

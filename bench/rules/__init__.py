@@ -23,7 +23,6 @@ its last values) does so for the workloads its table does not list.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import tomllib
 from collections.abc import Mapping
@@ -188,13 +187,7 @@ def with_rules(workload, version: str):
 
     The same object when the version leaves specs as they are (the original is never changed).
     """
-    rules = load(version)
-    spec = apply(rules, workload.spec)
-    if spec == workload.spec:
-        return workload
-    changed = copy.copy(workload)
-    changed.spec = spec
-    return changed
+    return workload.with_spec(apply(load(version), workload.spec))
 
 
 def apply(rules: Rules, spec):

@@ -25,7 +25,6 @@ the submission's.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import math
@@ -339,7 +338,10 @@ def run_trial(
     of the same hyperparameters, seed and settings with its submission time restored. A checkpoint
     that cannot be restored raises `CheckpointError`; one that cannot be written `HarnessError`.
     """
-    workload = with_step_hint(with_rules(workload, settings.rules), settings.step_hint)
+    workload = with_rules(workload, settings.rules)
+    if settings.step_hint is not None:  # target setting: the step hint it tunes at
+        workload = workload.with_spec(dataclasses.replace(workload.spec,
+                                                          step_hint=settings.step_hint))
     settings = settings.resolve(workload.spec)
     wall_start = timer()
     result = TrialResult(
@@ -358,15 +360,6 @@ def run_trial(
         result.message = f"{type(error).__name__}: {error}\n{''.join(frames[-6:])}"
     result.wall_time += timer() - wall_start
     return result
-
-
-def with_step_hint(workload: Workload, step_hint: int | None) -> Workload:
-    """`workload` with another step hint (a shallow copy; the original is never changed)."""
-    if step_hint is None or step_hint == workload.spec.step_hint:
-        return workload
-    changed = copy.copy(workload)
-    changed.spec = dataclasses.replace(workload.spec, step_hint=step_hint)
-    return changed
 
 
 class TrainingLoop:
