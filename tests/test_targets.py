@@ -98,7 +98,7 @@ def test_evaluation_by_time_makes_the_steps_depend_on_the_machine():
     assert [row["step"] for row in fast.evals] != [row["step"] for row in slow.evals]
 
 
-def test_target_setting_runs_train_to_the_step_limit_with_the_given_step_hint():
+def test_target_setting_runs_train_three_quarters_of_the_step_hint_and_are_told_so():
     seen = {}
 
     class Recording:  # a submission stand-in that notes the step hint it was given
@@ -115,10 +115,12 @@ def test_target_setting_runs_train_to_the_step_limit_with_the_given_step_hint():
     submission = get_submission("sgd_nesterov")
     workload = TinyRegression(target=10.0)  # met at once: a normal trial would stop early
     result = run_trial(workload, Recording(submission), dict(submission.default_hparams),
-                       settings=targets.target_setting_settings(50))
-    assert result.outcome is Outcome.BUDGET and result.steps == 50
-    assert seen["step_hint"] == 50 and workload.spec.step_hint == 100  # original untouched
-    assert [row["step"] for row in result.evals][:3] == [0, 1, 2]  # 1% of 50 is 0.5 -> 1
+                       settings=targets.target_setting_settings(200))
+    # AlgoPerf's target-setting algorithms schedule over int(0.75 * step_hint) = 150 steps
+    assert result.outcome is Outcome.BUDGET and result.steps == 150
+    assert seen["step_hint"] == 150 and workload.spec.step_hint == 100  # original untouched
+    # evaluated on the grid of the workload's step hint: 1% of 200, not of 150 (1.5 -> 2)
+    assert [row["step"] for row in result.evals][:3] == [0, 2, 4]
 
 
 # ----------------------------------------------------------------------- the whole procedure
@@ -146,6 +148,8 @@ def test_set_targets_end_to_end(sgd_with_space, tmp_path):
     times = sorted(run.time_to_target for run in reached)
     assert report.max_runtime >= times[len(times) // 2] / 0.75
     assert report.step_hint == 60 and report.eval_every_steps == 1
+    assert report.target_setting_steps == 45  # int(0.75 * 60)
+    assert {run.curve[-1][0] for run in report.seeds} == {45}
 
     path = targets.write_report(report, tmp_path / "out")
     again = targets.TargetReport.from_dict(json.loads(path.read_text()))
@@ -164,7 +168,7 @@ def test_markdown_summary_lists_the_seeds_that_reached_the_target():
     chosen = targets.Configuration("nadamw", {"learning_rate": 0.0082}, 2, 0.9745, "budget")
     report = targets.TargetReport(
         workload="mnist1d", rules="cpu-v2", target_metric="accuracy", higher_is_better=True,
-        step_hint=16000, eval_every_steps=160, validation_target=0.97, max_runtime=8.0,
+        step_hint=16000, target_setting_steps=12000, eval_every_steps=160, validation_target=0.97, max_runtime=8.0,
         chosen=chosen, configurations=[chosen],
         seeds=[targets.SeedRun(100, 0.973, [], 4800, 5.76), targets.SeedRun(101, 0.969, [])],
         command="bench set-targets -w mnist1d", hardware={}, versions={})
@@ -213,6 +217,8 @@ def test_a_committed_report_follows_its_own_curves(name):
     assert report["chosen"]["best_metric"] == sign * max(sign * value for value in tried)
     evaluated = [step for step, _, _ in report["seeds"][0]["curve"]]
     assert evaluated[1] == report["eval_every_steps"] == round(0.01 * report["step_hint"])
+    trained = report.get("target_setting_steps", report["step_hint"])  # older reports: the hint
+    assert evaluated[-1] == trained
 
     spec = get_workload(name).spec
     assert (spec.validation_target, spec.step_hint, spec.max_runtime) == (

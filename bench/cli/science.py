@@ -235,7 +235,8 @@ def _names(ctx, param, text):
 @click.command("set-targets")
 @click.option("--workload", "-w", required=True, help="The cpu workload to set targets for.")
 @click.option("--step-hint", type=click.IntRange(min=1),
-              help="Steps each baseline run trains [default: the workload's step hint].")
+              help="The workload's step hint; each baseline run trains 3/4 of it "
+                   "[default: the workload's current step hint].")
 @click.option("--baselines", default=",".join(targets_module.BASELINES), show_default=True,
               callback=_names, help="Comma-separated baseline submissions to tune.")
 @click.option("--trials", default=targets_module.DEFAULT_TRIALS, show_default=True,
@@ -254,8 +255,8 @@ def _names(ctx, param, text):
 def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_dir, remeasure):
     """Set WORKLOAD's validation target and budget the AlgoPerf way (bench.targets).
 
-    Tunes each baseline over its search space for exactly the step hint, reruns the best
-    configuration on SEEDS seeds, sets the target to the median of their best validation
+    Tunes each baseline over its search space for 3/4 of the step hint (AlgoPerf's
+    target-setting run length), reruns the best configuration on SEEDS seeds, sets the target to the median of their best validation
     metric and the budget so that the median seed reaches it at 3/4 of it. Writes every
     configuration, seed curve and the decision to workloads/targets/WORKLOAD.json, which the
     workload reads its target from. Run it on a quiet machine: the budget is measured time.
@@ -288,7 +289,8 @@ def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_
     table.add_row("time to target (seeds reaching it)",
                   ", ".join(f"{seconds:.2f}s" for seconds in reached))
     table.add_row("max_runtime", f"{report.max_runtime:g}s")
-    table.add_row("step hint / evaluation every", f"{report.step_hint} / "
-                                                 f"{report.eval_every_steps} steps")
+    table.add_row("step hint / target-setting runs / evaluation every",
+                  f"{report.step_hint} / {report.target_setting_steps} / "
+                  f"{report.eval_every_steps} steps")
     print_table(table, console)
     console.print(f"wrote {path}")
