@@ -43,7 +43,9 @@ Batch = dict[str, np.ndarray]
 Params = Any
 ModelState = Any
 
-TIERS = ("cpu", "full")
+# cpu: the laptop tier, scored (`bench study`, `bench ci`); full: AlgoPerf's workloads;
+# smoke: seconds-long checks that a submission trains at all, never part of a leaderboard.
+TIERS = ("cpu", "full", "smoke")
 SPLITS = ("validation", "test")
 MODEL_SIZES = ("tiny", "full")  # for `Workload.fake`
 

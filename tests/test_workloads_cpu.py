@@ -11,7 +11,7 @@ import pytest
 from bench import registry
 from workloads import autoencoder, digits, mnist1d, modular_arithmetic
 
-NEW_CPU_WORKLOADS = ("mnist1d_gelu", "modular_arithmetic", "digits", "digits_autoencoder")
+NEW_CPU_WORKLOADS = ("mnist1d_gelu", "modular_arithmetic", "digits_autoencoder")
 
 
 def first_train_losses(workload, steps: int, learning_rate: float, batch_size: int = 64):
@@ -45,6 +45,7 @@ def test_new_workloads_are_discovered_as_cpu_tier():
     for name in NEW_CPU_WORKLOADS:
         assert found[name].spec.tier == "cpu"
         assert f"bench set-targets -w {name} " in found[name].spec.calibration
+    assert found["digits"].spec.tier == "smoke"  # too quick and coarse to rank by (issue 21)
     assert found["mnist1d_gelu"].spec.variant_of == "mnist1d"
     assert found["digits_autoencoder"].spec.higher_is_better is False
 

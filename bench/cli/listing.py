@@ -9,6 +9,7 @@ from bench import registry
 from bench.cli.display import console, workloads_table
 from bench.cli.output import print_json, print_table
 from bench.submission import SubmissionError
+from bench.workload import TIERS
 
 
 @click.group(name="list")
@@ -17,7 +18,7 @@ def list_():
 
 
 @list_.command(name="workloads")
-@click.option("--tier", type=click.Choice(["cpu", "full"]), help="Only this tier.")
+@click.option("--tier", type=click.Choice(TIERS), help="Only this tier.")
 @click.option("--details", "-d", is_flag=True, help="Also show the data and the model.")
 @click.option("--json", "as_json", is_flag=True, help="Print every workload's spec as JSON.")
 def list_workloads(tier, details, as_json):

@@ -13,6 +13,7 @@ from bench.cli.display import StudyDisplay, console
 from bench.cli.errors import UserError, user_errors
 from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
 from bench.describe import describe
+from bench.workload import TIERS
 from bench.protocol import ProtocolSettings
 
 
@@ -22,7 +23,7 @@ from bench.protocol import ProtocolSettings
     "--workload", "-w", "workload_names", multiple=True,
     help="Workload (repeatable). Default: every workload of --tier.",
 )
-@click.option("--tier", type=click.Choice(["cpu", "full"]), default="cpu", show_default=True,
+@click.option("--tier", type=click.Choice(TIERS), default="cpu", show_default=True,
               help="Tier whose workloads run when no --workload is given.")
 @click.option("--ruleset", type=click.Choice(tuning.RULESETS), default="external",
               show_default=True, help="external: quasi-random search; self: default point only.")
