@@ -100,7 +100,9 @@ def test_score_and_compare_json(tmp_path, seed_record):
 def test_list_json():
     workloads = json.loads(invoke("list", "workloads", "--json").output)
     by_name = {w["name"]: w for w in workloads["workloads"]}
-    assert by_name["mnist1d"]["step_hint"] == 16000 and by_name["mnist1d"]["tier"] == "cpu"
+    from workloads.targets import read_report
+    assert by_name["mnist1d"]["step_hint"] == read_report("mnist1d")["step_hint"]
+    assert by_name["mnist1d"]["tier"] == "cpu" and by_name["digits"]["tier"] == "smoke"
     submissions = json.loads(invoke("list", "submissions", "--json").output)["submissions"]
     nadamw = next(s for s in submissions if s["name"] == "nadamw")
     assert "learning_rate" in nadamw["default_hparams"] and nadamw["error"] is None
