@@ -216,11 +216,12 @@ class SyntheticLMWorkload(Workload):
 
     A batch is {"tokens": int32 [batch, sequence_length + 1]}; the model reads `tokens[:, :-1]`
     and is scored on `tokens[:, 1:]`. In evaluation every predicted token is one example
-    ("count"), so the metrics are means over tokens.
+    ("count"), so the metrics are means over tokens. Evaluation batches are small because on
+    2 CPU cores a split evaluated 64 sequences at a time took 0.037 s, 512 at a time 0.085 s.
     """
 
     def __init__(self, spec: WorkloadSpec, source: HMMSource, width: int = 32,
-                 num_layers: int = 2, num_heads: int = 4, eval_batch_size: int = 512):
+                 num_layers: int = 2, num_heads: int = 4, eval_batch_size: int = 64):
         self.spec = spec
         self.source = source
         self.model = CausalLM(LMConfig(source.vocab_size, source.sequence_length, width,
