@@ -68,10 +68,12 @@ def test_mnist1d_gelu_is_the_cnn_with_gelu_and_trains():
 
 
 def test_modular_splits_partition_all_equations_and_are_fixed():
-    task = modular_arithmetic.ModularTask(modulus=97, train_fraction=0.5)
+    task = modular_arithmetic.MODULAR_ADDITION.task
+    assert (task.modulus, task.train_fraction, task.operation) == (97, 0.175, "+")
     splits = modular_arithmetic.make_equations(task)
+    # 0.175 * 9409 = 1646.575 -> 1647 for training; the other 7762 halved.
     assert {k: len(v["targets"]) for k, v in splits.items()} == {
-        "train": 4704, "validation": 2352, "test": 2353,
+        "train": 1647, "validation": 3881, "test": 3881,
     }
     pairs = {
         split: {(int(x[0]), int(x[2])) for x in data["inputs"]} for split, data in splits.items()
@@ -81,12 +83,38 @@ def test_modular_splits_partition_all_equations_and_are_fixed():
     for data in splits.values():
         tokens, answers = data["inputs"], data["targets"]
         assert tokens.shape[1] == 4 and tokens.dtype == np.int32
-        assert np.all(tokens[:, 1] == task.plus_token) and np.all(tokens[:, 3] == task.equals_token)
+        assert np.all(tokens[:, 1] == task.operation_token)
+        assert np.all(tokens[:, 3] == task.equals_token)
         np.testing.assert_array_equal(answers, (tokens[:, 0] + tokens[:, 2]) % 97)
     again = modular_arithmetic.make_equations(task)
     np.testing.assert_array_equal(again["train"]["inputs"], splits["train"]["inputs"])
     other = modular_arithmetic.make_equations(dataclasses.replace(task, split_seed=1))
     assert not np.array_equal(other["train"]["inputs"], splits["train"]["inputs"])
+
+    # The commutativity plateau: the share of validation equations a + b (a != b) whose twin
+    # b + a is a training equation is about the training fraction, 1647 / 9408 = 0.175.
+    swapped = [(b, a) in pairs["train"] for a, b in pairs["validation"] if a != b]
+    assert abs(np.mean(swapped) - 0.175) < 0.03
+
+
+def test_modular_subtraction_and_division():
+    subtract = modular_arithmetic.ModularTask(modulus=7, train_fraction=0.5, operation="-")
+    divide = dataclasses.replace(subtract, operation="/")
+    assert sum(subtract.num_examples().values()) == 49
+    assert sum(divide.num_examples().values()) == 42  # no b = 0
+    answers = {}
+    for task, check in ((subtract, lambda a, b, c: (c + b) % 7 == a),
+                        (divide, lambda a, b, c: (c * b) % 7 == a)):
+        table = answers[task.operation] = {}
+        for data in modular_arithmetic.make_equations(task).values():
+            assert np.all(data["inputs"][:, 1] == 7) and np.all(data["inputs"][:, 3] == 8)
+            for (a, _, b, _), c in zip(data["inputs"], data["targets"]):
+                assert check(a, b, c)
+                table[int(a), int(b)] = int(c)
+        assert len(table) == sum(task.num_examples().values())
+    assert (3, 0) not in answers["/"] and answers["-"][3, 0] == 3
+    # mod 7, worked by hand: 2 - 5 = -3 = 4; 5^-1 = 3 (5 * 3 = 15 = 1), so 3 / 5 = 3 * 3 = 2.
+    assert answers["-"][2, 5] == 4 and answers["/"][3, 5] == 2
 
 
 def test_modular_workload_evaluates_and_trains():
