@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench import registry
-from bench.submission import HparamsError, Submission, SubmissionError, validate_hparam_values
+from bench.submission import Submission, SubmissionError, check_default_hparams
 
 MARKER = "bench-describe:"
 DESCRIBE_TIME_LIMIT = 120.0  # seconds for the child to import the submission
@@ -120,13 +120,7 @@ def _last_answer(stdout: str) -> dict | None:
 
 def _submission_from(answer: dict, path: Path, name: str) -> Submission:
     """Check the child's answer (it is untrusted text) and build the stand-in submission."""
-    defaults = answer.get("default_hparams")
-    if not isinstance(defaults, dict):
-        raise SubmissionError(f"{path}: DEFAULT_HPARAMS is not a dict")
-    try:
-        validate_hparam_values(defaults)
-    except HparamsError as error:
-        raise SubmissionError(f"{path}: DEFAULT_HPARAMS: {error}") from None
+    defaults = check_default_hparams(answer.get("default_hparams"), path)
     hooks = set(answer.get("hooks") or ()) & set(HOOKS)
     return Submission(
         name=name,

@@ -93,6 +93,18 @@ def _check_arity(name: str, func: Any, count: int, path: Path) -> None:
         pass
 
 
+def check_default_hparams(defaults, path) -> Mapping:
+    """`defaults` if it is a valid DEFAULT_HPARAMS (a dict of JSON values), else SubmissionError
+    naming `path`. Used on the module itself and on what a child process reports of it."""
+    if not isinstance(defaults, Mapping):
+        raise SubmissionError(f"{path}: does not define `DEFAULT_HPARAMS` as a dict")
+    try:
+        validate_hparam_values(defaults)
+    except HparamsError as error:
+        raise SubmissionError(f"{path}: DEFAULT_HPARAMS: {error}") from None
+    return defaults
+
+
 def load_submission(path: str | Path, name: str | None = None) -> Submission:
     """Import a submission file and check that it follows the contract."""
     path = Path(path).resolve()
@@ -126,13 +138,7 @@ def load_submission(path: str | Path, name: str | None = None) -> Submission:
     if not hasattr(module, "make_optimizer"):
         raise SubmissionError(f"{path}: does not define `make_optimizer(hparams, workload_info)`")
     _check_arity("make_optimizer", module.make_optimizer, 2, path)
-    defaults = getattr(module, "DEFAULT_HPARAMS", None)
-    if not isinstance(defaults, Mapping):
-        raise SubmissionError(f"{path}: does not define `DEFAULT_HPARAMS` as a dict")
-    try:
-        validate_hparam_values(defaults)
-    except HparamsError as error:
-        raise SubmissionError(f"{path}: DEFAULT_HPARAMS: {error}") from None
+    defaults = check_default_hparams(getattr(module, "DEFAULT_HPARAMS", None), path)
     eval_params = getattr(module, "eval_params", None)
     if eval_params is not None:
         _check_arity("eval_params", eval_params, 2, path)
