@@ -1,0 +1,95 @@
+"""Which default points reach a workload's target, under the target rule and softer ones (issue 21).
+
+A self-tuning leaderboard ranks by time to target, so it can only rank the submissions whose
+default point reaches the target at all: where most miss, a score rests on the few workloads
+they hit. This module sets, per workload, the best validation metric each default point reached
+(from the trial records of a self-tuning study) beside the target that `bench set-targets` chose
+and beside targets other rules would have chosen from the same procedure's output
+(workloads/targets/<workload>.json), and counts the default points that reach each.
+
+The rules compared, all read off one target-setting report:
+
+- `median of chosen seeds`: the rule in use (AlgoPerf's): the median over the reruns' seeds of
+  the best metric of the best tuned configuration;
+- `worst chosen seed`: the lowest of those seeds' best metrics (every rerun reaches it);
+- `2nd configuration`, `3rd configuration`: the best metric of the second- and third-best tuned
+  configurations (one tuning seed each), i.e. what a less lucky search would have set.
+
+A trial that met the target in use stopped there, so its best metric is where it stopped: for a
+rule whose target is harder than the one in use, the count of default points reaching it is a
+lower bound. Pure functions over plain data; the reading of files is at the bottom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+from pathlib import Path
+
+RULES = ("median of chosen seeds", "worst chosen seed", "2nd configuration", "3rd configuration")
+
+
+def better_or_equal(value: float, target: float, higher_is_better: bool) -> bool:
+    return value >= target if higher_is_better else value <= target
+
+
+def candidate_targets(report: dict) -> dict[str, float]:
+    """The target each rule in `RULES` sets from one target-setting report (plain data)."""
+    higher = report["higher_is_better"]
+    seeds = [run["best_metric"] for run in report["seeds"]]
+    tried = sorted((c["best_metric"] for c in report["configurations"]
+                    if c["best_metric"] is not None), reverse=higher)
+    return {
+        RULES[0]: report["validation_target"],
+        RULES[1]: min(seeds) if higher else max(seeds),
+        RULES[2]: tried[1] if len(tried) > 1 else float("nan"),
+        RULES[3]: tried[2] if len(tried) > 2 else float("nan"),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Reach:
+    """One workload: each default point's best metric, and who reaches each rule's target."""
+
+    workload: str
+    higher_is_better: bool
+    best: dict[str, float]  # submission -> best validation metric of its default point
+    targets: dict[str, float]  # rule -> target
+    reaching: dict[str, list[str]]  # rule -> submissions whose best meets that target
+
+
+def reach(report: dict, best: dict[str, float]) -> Reach:
+    """Who among `best`'s default points meets each rule's target of `report`'s workload."""
+    higher = report["higher_is_better"]
+    targets = candidate_targets(report)
+    reaching = {rule: sorted(name for name, value in best.items()
+                             if better_or_equal(value, target, higher))
+                for rule, target in targets.items()}
+    return Reach(report["workload"], higher, dict(best), targets, reaching)
+
+
+# ------------------------------------------------------------------------------ reading files
+
+
+def best_of_record(record: dict, metric: str, higher_is_better: bool) -> float | None:
+    """The best finite validation `metric` over a record's evaluations, or None."""
+    key = f"validation/{metric}"
+    values = [row[key] for row in record.get("evals", ()) if isinstance(row.get(key), float)]
+    values = [value for value in values if value == value and abs(value) != float("inf")]
+    if not values:
+        return None
+    return max(values) if higher_is_better else min(values)
+
+
+def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:
+    """submission -> the median over its self-tuning studies of its trial's best metric, from
+    the records under `results_dir`/self/<submission>/<workload>/study_*/trial_0.json."""
+    found: dict[str, list[float]] = {}
+    pattern = f"self/*/{report['workload']}/study_*/trial_0.json"
+    for path in sorted(Path(results_dir).glob(pattern)):
+        value = best_of_record(json.loads(path.read_text()), report["target_metric"],
+                               report["higher_is_better"])
+        if value is not None:
+            found.setdefault(path.parents[2].name, []).append(value)
+    return {name: statistics.median(values) for name, values in found.items()}

@@ -1,0 +1,45 @@
+"""bench.target_reach: the default points reaching a workload's target under each rule."""
+
+import json
+
+import pytest
+
+from bench import target_reach
+
+REPORT = {  # a target-setting report reduced to what the rules read; accuracy, higher is better
+    "workload": "w", "target_metric": "accuracy", "higher_is_better": True,
+    "validation_target": 0.95,  # median of the seeds below
+    "seeds": [{"best_metric": v} for v in (0.97, 0.94, 0.95, 0.93, 0.96)],
+    "configurations": [{"best_metric": v} for v in (0.90, None, 0.96, 0.80, 0.92)],
+}
+
+
+def test_each_rule_reads_its_target_off_the_report():
+    targets = target_reach.candidate_targets(REPORT)
+    assert targets == {"median of chosen seeds": 0.95, "worst chosen seed": 0.93,
+                       "2nd configuration": 0.92, "3rd configuration": 0.90}
+
+
+def test_lower_is_better_flips_worst_and_ranks():
+    report = dict(REPORT, higher_is_better=False, validation_target=0.95)
+    targets = target_reach.candidate_targets(report)
+    assert targets["worst chosen seed"] == 0.97
+    assert (targets["2nd configuration"], targets["3rd configuration"]) == (0.90, 0.92)
+
+
+def test_reach_counts_the_default_points_meeting_each_target():
+    found = target_reach.reach(REPORT, {"a": 0.951, "b": 0.93, "c": 0.91, "d": 0.85})
+    assert found.reaching == {"median of chosen seeds": ["a"], "worst chosen seed": ["a", "b"],
+                              "2nd configuration": ["a", "b"],
+                              "3rd configuration": ["a", "b", "c"]}
+
+
+def test_default_points_best_takes_the_median_over_studies(tmp_path):
+    def record(values):
+        return {"evals": [{"step": i, "validation/accuracy": v} for i, v in enumerate(values)]}
+
+    for study, values in enumerate(([0.5, 0.9, 0.8], [0.7, 0.95], [0.6, float("nan"), 0.85])):
+        path = tmp_path / "self" / "sub" / "w" / f"study_{study}" / "trial_0.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(record(values)))
+    assert target_reach.default_points_best(tmp_path, REPORT) == {"sub": pytest.approx(0.9)}
