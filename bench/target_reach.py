@@ -93,3 +93,41 @@ def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:
         if value is not None:
             found.setdefault(path.parents[2].name, []).append(value)
     return {name: statistics.median(values) for name, values in found.items()}
+
+
+# ------------------------------------------------------------- scoring under another target
+
+
+def first_meeting(record: dict, metric: str, target: float, higher_is_better: bool):
+    """The first evaluation of `record` whose validation `metric` meets `target` within the
+    trial's budget (the protocol's `max_runtime`; with `eval_past_budget`, the first evaluation
+    past it too, as the run itself allows), or None."""
+    protocol = record.get("protocol") or {}
+    budget = protocol.get("max_runtime", float("inf"))
+    past_allowed = bool(protocol.get("eval_past_budget", False))
+    for row in record.get("evals", ()):
+        value = row.get(f"validation/{metric}")
+        late = row["submission_time"] > budget
+        if value is not None and better_or_equal(value, target, higher_is_better):
+            return row
+        if late and past_allowed:
+            past_allowed = False
+        elif late:
+            return None
+    return None
+
+
+def retargeted(record: dict, metric: str, target: float, higher_is_better: bool) -> dict:
+    """A copy of `record` with its outcome and time/steps to target worked out again from its
+    evaluations for `target` (for a target at least as easy as the one it ran against: a
+    trial that met its own target stopped there, and what a harder one needs is not in it)."""
+    copy = dict(record)
+    row = first_meeting(record, metric, target, higher_is_better)
+    if row is None:
+        copy.update(outcome="budget" if record["outcome"] in ("hit", "budget") else
+                    record["outcome"], time_to_target=None, steps_to_target=None)
+    else:
+        copy.update(outcome="hit", time_to_target=row["submission_time"],
+                    steps_to_target=row["step"])
+    copy.pop("evals_to_target", None)
+    return copy

@@ -43,3 +43,18 @@ def test_default_points_best_takes_the_median_over_studies(tmp_path):
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(record(values)))
     assert target_reach.default_points_best(tmp_path, REPORT) == {"sub": pytest.approx(0.9)}
+
+
+def test_retargeted_records_meet_an_easier_target_at_its_first_evaluation_within_budget():
+    record = {"outcome": "budget", "time_to_target": None, "steps_to_target": None,
+              "protocol": {"max_runtime": 3.0, "eval_past_budget": True},
+              "evals": [{"step": s, "submission_time": t, "validation/accuracy": v}
+                        for s, t, v in ((0, 0.0, 0.1), (10, 1.0, 0.85), (20, 2.0, 0.91),
+                                        (30, 3.5, 0.93), (40, 4.5, 0.96))]}
+    hit = target_reach.retargeted(record, "accuracy", 0.9, True)
+    assert (hit["outcome"], hit["time_to_target"], hit["steps_to_target"]) == ("hit", 2.0, 20)
+    # 3.5 s is past the 3 s budget, and the one evaluation past it is allowed; 4.5 s is not
+    late = target_reach.retargeted(record, "accuracy", 0.92, True)
+    assert (late["outcome"], late["steps_to_target"]) == ("hit", 30)
+    assert target_reach.retargeted(record, "accuracy", 0.95, True)["outcome"] == "budget"
+    assert record["outcome"] == "budget"  # the original is left as it was

@@ -1,14 +1,25 @@
 """How many default points reach each cpu workload's target, and under softer target rules.
 
     python scripts/reference/target_reach.py RESULTS_DIR [-w WORKLOAD ...]
+    python scripts/reference/target_reach.py RESULTS_DIR --rescore "3rd configuration" \
+        --against OTHER_RESULTS_DIR
 
 RESULTS_DIR holds the records of a self-tuning study (`scripts/reference/run.py --ruleset self`
 or `bench study --ruleset self`); the targets come from workloads/targets/<workload>.json. Logic
 and the rules compared: bench/target_reach.py.
+
+With `--rescore RULE`, the records' outcomes and times to target are worked out again from their
+evaluations for that rule's targets (rules no harder than the one in use only) and scored
+(`bench.scoring.score`) as the leaderboard would have been; with `--against`, a second,
+independent run is rescored the same way and Kendall's tau-b between the two printed, as
+benchmarks/ranking_stability.py does for the records as they are. The rewritten records are
+not trial records any more (`bench score` refuses them: their times are not those of their own
+workload's target), so they are scored here and never written.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,37 +27,80 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import target_reach
+from bench import ranking, scoring, target_reach
 from workloads import targets as workload_targets
+
+console = Console()
 
 
 @click.command()
 @click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-w", "--workload", "workloads", multiple=True,
               help="Workload (repeatable). Default: those with a targets report and records.")
-def main(results_dir, workloads):
+@click.option("--rescore", type=click.Choice(target_reach.RULES),
+              help="Score the records again under this rule's targets.")
+@click.option("--against", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="With --rescore: a second independent run, rescored and compared.")
+def main(results_dir, workloads, rescore, against):
     """Default points' best metrics against each rule's target, per workload."""
     names = workloads or sorted(path.stem for path in workload_targets.DIRECTORY.glob("*.json"))
-    console = Console()
-    for name in names:
-        report = workload_targets.read_report(name)
-        best = target_reach.default_points_best(results_dir, report)
-        if not best:
-            continue
-        found = target_reach.reach(report, best)
-        table = Table(title=f"{name}: validation {report['target_metric']} "
-                            f"({'higher' if found.higher_is_better else 'lower'} is better)")
-        table.add_column("rule")
-        table.add_column("target", justify="right")
-        table.add_column("default points reaching it")
-        for rule, target in found.targets.items():
-            reaching = found.reaching[rule]
-            table.add_row(rule, f"{target:.4f}", f"{len(reaching)} of {len(best)}: "
-                                                 f"{', '.join(reaching) or '-'}")
-        console.print(table)
-        console.print("best per default point: " + ", ".join(
-            f"{sub} {value:.4f}" for sub, value in sorted(best.items())), markup=False)
+    reports = [workload_targets.read_report(name) for name in names]
+    for report in reports:
+        print_reach(results_dir, report)
+    if rescore:
+        first = rescored_board(results_dir, reports, rescore)
+        print_board(f"{results_dir} under '{rescore}'", first)
+        if against:
+            second = rescored_board(against, reports, rescore)
+            print_board(f"{against} under '{rescore}'", second)
+            comparison = ranking.compare(first.scores, second.scores, first.intervals,
+                                         second.intervals)
+            console.print(f"Kendall tau-b over {len(comparison.common)} submissions: "
+                          f"{comparison.tau:.3f}; pairs that swap: {len(comparison.swaps)}")
     return 0
+
+
+def print_reach(results_dir: Path, report: dict) -> None:
+    best = target_reach.default_points_best(results_dir, report)
+    if not best:
+        return
+    found = target_reach.reach(report, best)
+    table = Table(title=f"{report['workload']}: validation {report['target_metric']} "
+                        f"({'higher' if found.higher_is_better else 'lower'} is better)")
+    for column in ("rule", "target", "default points reaching it"):
+        table.add_column(column)
+    for rule, target in found.targets.items():
+        reaching = found.reaching[rule]
+        table.add_row(rule, f"{target:.4f}",
+                      f"{len(reaching)} of {len(best)}: {', '.join(reaching) or '-'}")
+    console.print(table)
+    console.print("best per default point: " + ", ".join(
+        f"{sub} {value:.4f}" for sub, value in sorted(best.items())), markup=False)
+
+
+def rescored_board(results_dir: Path, reports: list[dict], rule: str) -> scoring.Leaderboard:
+    """The self-tuning leaderboard of `results_dir`'s records under `rule`'s targets."""
+    records = []
+    for report in reports:
+        target = target_reach.candidate_targets(report)[rule]
+        if not target_reach.better_or_equal(report["validation_target"], target,
+                                            report["higher_is_better"]):
+            raise click.UsageError(f"{report['workload']}: the rule's target {target:.4f} is "
+                                   "harder than the one the records ran against; they cannot tell")
+        for path in sorted(results_dir.glob(f"self/*/{report['workload']}/study_*/trial_*.json")):
+            records.append(target_reach.retargeted(
+                json.loads(path.read_text()), report["target_metric"], target,
+                report["higher_is_better"]))
+    return scoring.score(records, ruleset="self")
+
+
+def print_board(title: str, board: scoring.Leaderboard) -> None:
+    table = Table(title=title)
+    table.add_column("submission")
+    table.add_column("score", justify="right")
+    for name, value in sorted(board.scores.items(), key=lambda item: -item[1]):
+        table.add_row(name, f"{value:.3f}")
+    console.print(table)
 
 
 if __name__ == "__main__":
