@@ -106,14 +106,13 @@ def first_meeting(record: dict, metric: str, target: float, higher_is_better: bo
     budget = protocol.get("max_runtime", float("inf"))
     past_allowed = bool(protocol.get("eval_past_budget", False))
     for row in record.get("evals", ()):
+        if row["submission_time"] > budget:
+            if not past_allowed:
+                return None
+            past_allowed = False  # this one evaluation past the budget still counts
         value = row.get(f"validation/{metric}")
-        late = row["submission_time"] > budget
         if value is not None and better_or_equal(value, target, higher_is_better):
             return row
-        if late and past_allowed:
-            past_allowed = False
-        elif late:
-            return None
     return None
 
 
