@@ -27,11 +27,9 @@ import json
 import statistics
 from pathlib import Path
 
+from bench import targets
+
 RULES = ("median of chosen seeds", "worst chosen seed", "2nd configuration", "3rd configuration")
-
-
-def better_or_equal(value: float, target: float, higher_is_better: bool) -> bool:
-    return value >= target if higher_is_better else value <= target
 
 
 def candidate_targets(report: dict) -> dict[str, float]:
@@ -62,24 +60,14 @@ class Reach:
 def reach(report: dict, best: dict[str, float]) -> Reach:
     """Who among `best`'s default points meets each rule's target of `report`'s workload."""
     higher = report["higher_is_better"]
-    targets = candidate_targets(report)
+    rule_targets = candidate_targets(report)
     reaching = {rule: sorted(name for name, value in best.items()
-                             if better_or_equal(value, target, higher))
-                for rule, target in targets.items()}
-    return Reach(report["workload"], higher, dict(best), targets, reaching)
+                             if targets.meets(value, target, higher))
+                for rule, target in rule_targets.items()}
+    return Reach(report["workload"], higher, dict(best), rule_targets, reaching)
 
 
 # ------------------------------------------------------------------------------ reading files
-
-
-def best_of_record(record: dict, metric: str, higher_is_better: bool) -> float | None:
-    """The best finite validation `metric` over a record's evaluations, or None."""
-    key = f"validation/{metric}"
-    values = [row[key] for row in record.get("evals", ()) if isinstance(row.get(key), float)]
-    values = [value for value in values if value == value and abs(value) != float("inf")]
-    if not values:
-        return None
-    return max(values) if higher_is_better else min(values)
 
 
 def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:
@@ -88,8 +76,8 @@ def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:
     found: dict[str, list[float]] = {}
     pattern = f"self/*/{report['workload']}/study_*/trial_0.json"
     for path in sorted(Path(results_dir).glob(pattern)):
-        value = best_of_record(json.loads(path.read_text()), report["target_metric"],
-                               report["higher_is_better"])
+        curve = targets.metric_curve(json.loads(path.read_text()), report["target_metric"])
+        value = targets.best_metric(curve, report["higher_is_better"])
         if value is not None:
             found.setdefault(path.parents[2].name, []).append(value)
     return {name: statistics.median(values) for name, values in found.items()}
@@ -111,7 +99,7 @@ def first_meeting(record: dict, metric: str, target: float, higher_is_better: bo
                 return None
             past_allowed = False  # this one evaluation past the budget still counts
         value = row.get(f"validation/{metric}")
-        if value is not None and better_or_equal(value, target, higher_is_better):
+        if value is not None and targets.meets(value, target, higher_is_better):
             return row
     return None
 

@@ -166,10 +166,15 @@ def median_target(best_metrics: Sequence[float]) -> float:
     return float(np.median(best_metrics))
 
 
+def meets(value: float, target: float, higher_is_better: bool) -> bool:
+    """Whether a validation metric `value` meets `target` (at or beyond it)."""
+    return value >= target if higher_is_better else value <= target
+
+
 def first_reached(curve, target: float, higher_is_better: bool) -> tuple[int, float] | None:
     """(step, submission time) of the first evaluation meeting `target`, or None."""
     for step, seconds, value in curve:
-        if (value >= target) if higher_is_better else (value <= target):
+        if meets(value, target, higher_is_better):
             return step, seconds
     return None
 
@@ -281,7 +286,8 @@ def set_targets(
     return TargetReport(
         workload=spec.name, rules=RULES_VERSION, target_metric=spec.target_metric,
         higher_is_better=spec.higher_is_better, step_hint=step_hint,
-        target_setting_steps=target_setting_steps(step_hint), eval_every_steps=rules.load(RULES_VERSION).evaluation.every_steps(step_hint),
+        target_setting_steps=target_setting_steps(step_hint),
+        eval_every_steps=rules.load(RULES_VERSION).evaluation.every_steps(step_hint),
         validation_target=target,
         max_runtime=budget_for(times), chosen=chosen, configurations=configurations,
         seeds=runs, command=command, hardware=machine(),

@@ -36,7 +36,8 @@ def test_reach_counts_the_default_points_meeting_each_target():
 
 def test_default_points_best_takes_the_median_over_studies(tmp_path):
     def record(values):
-        return {"evals": [{"step": i, "validation/accuracy": v} for i, v in enumerate(values)]}
+        return {"evals": [{"step": i, "submission_time": 0.1 * i, "validation/accuracy": v}
+                          for i, v in enumerate(values)]}
 
     for study, values in enumerate(([0.5, 0.9, 0.8], [0.7, 0.95], [0.6, float("nan"), 0.85])):
         path = tmp_path / "self" / "sub" / "w" / f"study_{study}" / "trial_0.json"

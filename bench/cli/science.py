@@ -256,8 +256,9 @@ def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_
     """Set WORKLOAD's validation target and budget the AlgoPerf way (bench.targets).
 
     Tunes each baseline over its search space for 3/4 of the step hint (AlgoPerf's
-    target-setting run length), reruns the best configuration on SEEDS seeds, sets the target to the median of their best validation
-    metric and the budget so that the median seed reaches it at 3/4 of it. Writes every
+    target-setting run length), reruns the best configuration on SEEDS seeds, sets the target
+    to the median of their best validation metric and the budget so that the median seed
+    reaches it at 3/4 of it. Writes every
     configuration, seed curve and the decision to workloads/targets/WORKLOAD.json, which the
     workload reads its target from. Run it on a quiet machine: the budget is measured time.
     """

@@ -13,8 +13,8 @@ from bench.cli.display import StudyDisplay, console
 from bench.cli.errors import UserError, user_errors
 from bench.cli.fake_data import fake_data_options, results_dir_for, with_fake_data
 from bench.describe import describe
-from bench.workload import TIERS
 from bench.protocol import ProtocolSettings
+from bench.workload import TIERS
 
 
 @click.command()

@@ -27,7 +27,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import ranking, scoring, target_reach
+from bench import ranking, scoring, target_reach, targets
 from workloads import targets as workload_targets
 
 console = Console()
@@ -83,8 +83,7 @@ def rescored_board(results_dir: Path, reports: list[dict], rule: str) -> scoring
     records = []
     for report in reports:
         target = target_reach.candidate_targets(report)[rule]
-        if not target_reach.better_or_equal(report["validation_target"], target,
-                                            report["higher_is_better"]):
+        if not targets.meets(report["validation_target"], target, report["higher_is_better"]):
             raise click.UsageError(f"{report['workload']}: the rule's target {target:.4f} is "
                                    "harder than the one the records ran against; they cannot tell")
         for path in sorted(results_dir.glob(f"self/*/{report['workload']}/study_*/trial_*.json")):
