@@ -90,10 +90,20 @@ def test_an_unwritable_results_directory_is_one_line_before_training(tmp_path):
 
 
 def start(command, env=None, **kwargs):
+    """`bench COMMAND` in a session of its own, with Ctrl-C (SIGINT) as at a terminal.
+
+    A process started in the background by a non-interactive shell (`make test &`, nohup) has
+    SIGINT ignored, and Python then never installs its KeyboardInterrupt handler: the study
+    would not see the test's Ctrl-C at all. So the child gets SIGINT's default back.
+    """
     env = env or dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "bench.cli", *command], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, **kwargs)
+                            start_new_session=True, preexec_fn=default_sigint, **kwargs)
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(path: Path, process, seconds: float = 120.0) -> None:
