@@ -16,6 +16,7 @@ from rich.table import Table
 from bench import api, predict as predict_module, refine as refine_module, registry
 from bench import targets as targets_module
 from bench import sensitivity as sensitivity_module
+from bench import steadiness
 from bench.cli.display import console, format_number
 from bench.cli.output import print_table
 from bench.cli.errors import UserError, user_errors
@@ -294,4 +295,18 @@ def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_
                   f"{report.step_hint} / {report.target_setting_steps} / "
                   f"{report.eval_every_steps} steps")
     print_table(table, console)
+    warn_unsteady_seeds(report)
     console.print(f"wrote {path}")
+
+
+def warn_unsteady_seeds(report) -> None:
+    """Say which seeds were timed while the machine was busy: the budget rests on their times."""
+    unsteady = []
+    for run in report.seeds:
+        share = steadiness.curve_slow_share(run.curve)
+        if steadiness.is_unsteady(share):
+            unsteady.append(f"{run.seed} ({share:.0%} of intervals slow)")
+    if unsteady:
+        console.print(f"[yellow]seeds {', '.join(unsteady)} ran unsteadily: was another job "
+                      "running? The budget is their measured time; run the same command with "
+                      "--remeasure on a quiet machine.[/]")

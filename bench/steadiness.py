@@ -1,0 +1,71 @@
+"""Was the machine quiet while a run was timed? Read off the run's own evaluation curve.
+
+Cpu-tier budgets (`bench set-targets`) and times to target are measured seconds, and on a
+2-core machine any other job takes a share of them. Evaluations sit at fixed steps (every 1% of
+the step hint), so every interval between two evaluations holds the same number of steps and,
+for an optimizer whose step always costs the same, takes the same submission time. Measured on
+the development machine (2026-12-01, mnist1d, NadamW's target-setting seeds): with nothing else
+running, a run's intervals took 0.65-0.86 ms a step; while another job ran, stretches of several
+seconds took 1.0-1.2 ms a step, and one budget came out 1.8x too high.
+
+So, per run:
+
+    per-step time of interval i:  t_i = (T_{i+1} - T_i) / (s_{i+1} - s_i)
+    fast step time:               f   = the 10th percentile of the t_i
+    slow share:                   the fraction of intervals with t_i > SLOW_FACTOR * f
+
+with (s_i, T_i) the evaluations' steps and submission times, leaving out the first interval
+(the first steps of a process run slower while caches warm). A run is *unsteady* when its slow
+share exceeds UNSTEADY_SHARE. On a quiet machine the slow share of those runs was 0-1%; in the
+disturbed ones 40-75%.
+
+An unsteady run's times are suspect, and so is a budget measured from it: measure it again on a
+quiet machine. A submission whose own steps vary in cost (one that probes or re-plans every so
+often) is unsteady too, which is why this module reports and refuses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+SLOW_FACTOR = 1.3  # an interval this much slower per step than the run's fast ones is slow
+UNSTEADY_SHARE = 0.05  # a run with more slow intervals than this is unsteady
+FAST_PERCENTILE = 10
+MIN_INTERVALS = 10  # fewer intervals than this (after the first) say nothing either way
+
+
+def step_times(steps: Sequence[int], times: Sequence[float]) -> list[float]:
+    """Seconds per step of each interval between consecutive evaluations, the first left out
+    (and any interval without steps)."""
+    pairs = list(zip(steps, times))
+    per_step = [(t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in zip(pairs, pairs[1:])
+                if s1 > s0]
+    return per_step[1:]
+
+
+def slow_share(steps: Sequence[int], times: Sequence[float],
+               factor: float = SLOW_FACTOR) -> float | None:
+    """The fraction of intervals slower per step than `factor` times the run's fast step time;
+    None when the run has too few intervals to tell."""
+    per_step = step_times(steps, times)
+    if len(per_step) < MIN_INTERVALS:
+        return None
+    fast = float(np.percentile(per_step, FAST_PERCENTILE))
+    return sum(t > factor * fast for t in per_step) / len(per_step)
+
+
+def is_unsteady(share: float | None) -> bool:
+    return share is not None and share > UNSTEADY_SHARE
+
+
+def record_slow_share(record: Mapping) -> float | None:
+    """`slow_share` of a trial record (a dict as written), from its evaluations."""
+    evals = record.get("evals") or []
+    return slow_share([e["step"] for e in evals], [e["submission_time"] for e in evals])
+
+
+def curve_slow_share(curve: Sequence[Sequence[float]]) -> float | None:
+    """`slow_share` of a target-setting seed's curve of (step, submission time, metric)."""
+    return slow_share([int(point[0]) for point in curve], [point[1] for point in curve])

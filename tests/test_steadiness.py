@@ -1,0 +1,103 @@
+"""Telling a run timed on a busy machine from its evaluation curve (bench.steadiness)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import steadiness
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def curve(per_step_ms: list[float], every: int = 100) -> tuple[list[int], list[float]]:
+    """Evaluation steps and submission times of a run whose intervals took `per_step_ms`."""
+    steps, times = [0], [0.0]
+    for ms in per_step_ms:
+        steps.append(steps[-1] + every)
+        times.append(times[-1] + every * ms / 1000)
+    return steps, times
+
+
+def test_step_times_leave_out_the_first_interval_and_empty_ones():
+    steps, times = [0, 100, 200, 200, 300], [0.0, 0.5, 0.6, 0.6, 0.8]
+    # 0-100: 5 ms a step, left out; 100-200: 1 ms; 200-200: no steps; 200-300: 2 ms
+    assert steadiness.step_times(steps, times) == pytest.approx([0.001, 0.002])
+
+
+def test_a_steady_run_has_no_slow_intervals():
+    steps, times = curve([2.0] + [0.70, 0.72, 0.74, 0.71, 0.80] * 8)  # slowest 0.80 < 1.3*0.70
+    assert steadiness.slow_share(steps, times) == 0.0
+    assert not steadiness.is_unsteady(0.0)
+
+
+def test_one_slow_interval_in_forty_is_tolerated():
+    steps, times = curve([2.0] + [0.70] * 39 + [1.20])
+    share = steadiness.slow_share(steps, times)
+    assert share == pytest.approx(1 / 40)
+    assert not steadiness.is_unsteady(share)
+
+
+def test_a_busy_stretch_makes_the_run_unsteady():
+    # 15 of 20 intervals at 1.1 ms: the 10th percentile is still a quiet interval (0.7 ms)
+    steps, times = curve([2.0] + [0.70] * 5 + [1.10] * 15)
+    share = steadiness.slow_share(steps, times)
+    assert share == pytest.approx(15 / 20)
+    assert steadiness.is_unsteady(share)
+
+
+def test_a_uniformly_slow_run_is_steady():
+    # slow throughout is a slower machine, not interference: nothing to compare against
+    steps, times = curve([2.0] + [1.10] * 20)
+    assert steadiness.slow_share(steps, times) == 0.0
+
+
+def test_too_short_a_run_says_nothing():
+    steps, times = curve([2.0] + [0.7, 1.5] * 4)  # 8 intervals after the first
+    assert steadiness.slow_share(steps, times) is None
+    assert not steadiness.is_unsteady(None)
+
+
+def test_records_and_target_curves_are_read():
+    steps, times = curve([2.0] + [0.70] * 10 + [1.10] * 10)
+    record = {"evals": [{"step": s, "submission_time": t, "validation/accuracy": 0.5}
+                        for s, t in zip(steps, times)]}
+    assert steadiness.record_slow_share(record) == pytest.approx(0.5)
+    target_curve = [(s, t, 0.5) for s, t in zip(steps, times)]
+    assert steadiness.curve_slow_share(target_curve) == pytest.approx(0.5)
+
+
+def test_the_script_counts_unsteady_trials(tmp_path):
+    steady, busy = curve([2.0] + [0.70] * 20), curve([2.0] + [0.70] * 10 + [1.10] * 10)
+    for trial, (steps, times) in enumerate((steady, busy)):
+        path = tmp_path / "self" / "sub" / "wl" / "study_0" / f"trial_{trial}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"submission": "sub", "workload": "wl", "evals": [
+            {"step": s, "submission_time": t} for s, t in zip(steps, times)]}))
+    result = subprocess.run([sys.executable, "scripts/reference/steadiness.py", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "1 of 2 trials unsteady" in result.stdout
+
+
+def test_set_targets_names_the_seeds_timed_on_a_busy_machine(capsys):
+    from types import SimpleNamespace
+
+    from bench.cli import science
+    from bench.targets import SeedRun
+
+    def seed_run(seed, per_step_ms):
+        steps, times = curve(per_step_ms)
+        return SeedRun(seed, 0.9, [(s, t, 0.9) for s, t in zip(steps, times)])
+
+    quiet = SimpleNamespace(seeds=[seed_run(100, [2.0] + [0.7] * 20)])
+    science.warn_unsteady_seeds(quiet)
+    assert "unsteadily" not in capsys.readouterr().out
+    busy = SimpleNamespace(seeds=[seed_run(100, [2.0] + [0.7] * 20),
+                                  seed_run(101, [2.0] + [0.7] * 10 + [1.1] * 10)])
+    science.warn_unsteady_seeds(busy)
+    out = capsys.readouterr().out
+    assert "101 (50% of intervals slow)" in out and "100 (" not in out
+    assert "--remeasure" in out
