@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import os
 import shlex
 import subprocess
@@ -164,7 +165,7 @@ def run_logged(argv: Sequence[str], log: Path, on_tick: Callable[[], None]) -> i
 
 def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, finished: str,
                hardware: dict, steps: Sequence[Step], seed_offset: int, commit: str | None,
-               limits: Sequence[str] = ()) -> str:
+               limits: Sequence[str] = (), steadiness: tuple[int, int] = (0, 0)) -> str:
     """OUT/<ruleset>/README.md: how this leaderboard was made."""
     ruleset_steps = [step for step in steps if step.ruleset == ruleset]
     first = ruleset_steps[0]
@@ -180,6 +181,10 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         f"- {first.studies} studies, {trials}; seed offset {seed_offset}.",
         f"- Submissions: {', '.join(step.submission for step in ruleset_steps)}.",
         f"- Workloads: {', '.join(first.workloads)}.",
+        f"- Steadiness of the clock: {steadiness[0]} of the {steadiness[1]} trials long enough "
+        "to judge ran unsteadily (over 5% of their evaluation intervals 1.3x slower per step "
+        "than their fast ones: the machine was busy; `python scripts/reference/steadiness.py "
+        "RESULTS_DIR` lists them).",
     ]
     if limits:
         lines.append(f"- Limited by `{' '.join(limits)}`: a smoke test, not a reference.")
@@ -188,6 +193,21 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
     lines += ["", "The leaderboard: `leaderboard.md` (95% bootstrap intervals over the studies); "
               "the same as data in `leaderboard.json`."]
     return "\n".join(lines) + "\n"
+
+
+def unsteady_trials(paths: Sequence[Path]) -> tuple[int, int]:
+    """(unsteady, judged) over the trial records at `paths` (bench.steadiness); a record too
+    short to judge, or unreadable, counts in neither."""
+    from bench import steadiness
+
+    shares = []
+    for path in paths:
+        try:
+            shares.append(steadiness.record_slow_share(json.loads(path.read_text())))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    judged = [share for share in shares if share is not None]
+    return sum(steadiness.is_unsteady(share) for share in judged), len(judged)
 
 
 def shown(argv: Sequence[str], bench: Sequence[str]) -> str:
@@ -299,8 +319,10 @@ def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, comman
             console.print(f"[red]bench score failed[/] for {ruleset} (see {log})")
             sys.exit(1)
         mine = [line for line in ran if f"--ruleset {ruleset} " in line + " "]
+        paths = [path for step in steps if step.ruleset == ruleset
+                 for path in step.record_paths(results_dir)]
         text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
-                          hardware, steps, seed_offset, commit, limits)
+                          hardware, steps, seed_offset, commit, limits, unsteady_trials(paths))
         (out / ruleset / "README.md").write_text(text)
         console.print(f"{ruleset}: leaderboard in {out / ruleset}/leaderboard.md")
 
