@@ -19,9 +19,18 @@ with (s_i, T_i) the evaluations' steps and submission times, leaving out the fir
 share exceeds UNSTEADY_SHARE. On a quiet machine the slow share of those runs was 0-1%; in the
 disturbed ones 40-75%.
 
-An unsteady run's times are suspect, and so is a budget measured from it: measure it again on a
-quiet machine. A submission whose own steps vary in cost (one that probes or re-plans every so
-often) is unsteady too, which is why this module reports and refuses nothing.
+A slowdown that lasts a whole run leaves no trace in its own curve. Runs of the same work (one
+submission's trials of one workload in several studies: the same step, the same cost) can still
+be compared: a run whose median per-step time exceeds SLOW_FACTOR times the fastest of them ran
+*slow against its siblings* (measured: NadamW's mnist1d trial of 2026-11-30's second interim run
+took 1.23 ms a step throughout, the target-setting seeds 0.72 ms).
+
+An unsteady or slow run's times are suspect, and so is a budget measured from it: measure it
+again on a quiet machine. With evaluations at fixed steps the same seed reaches the same metric
+at the same steps, so a rerun changes only the times. A submission whose own steps vary in cost
+(one that probes or re-plans every so often) is unsteady too, which is why this module refuses
+nothing: it reports, and `scripts/reference/steadiness.py --set-aside` lets a reference run
+measure the flagged trials again.
 """
 
 from __future__ import annotations
@@ -60,10 +69,40 @@ def is_unsteady(share: float | None) -> bool:
     return share is not None and share > UNSTEADY_SHARE
 
 
-def record_slow_share(record: Mapping) -> float | None:
-    """`slow_share` of a trial record (a dict as written), from its evaluations."""
+def median_step_time(steps: Sequence[int], times: Sequence[float]) -> float | None:
+    """The median seconds per step over a run's intervals (None: too few to tell)."""
+    per_step = step_times(steps, times)
+    return float(np.median(per_step)) if len(per_step) >= MIN_INTERVALS else None
+
+
+def slow_against_siblings(medians: Sequence[float | None],
+                          factor: float = SLOW_FACTOR) -> list[bool]:
+    """Which of several runs of the same work ran slower per step (median) than `factor` times
+    the fastest of them; a run without a median is not judged (False)."""
+    known = [median for median in medians if median is not None]
+    if len(known) < 2:
+        return [False] * len(medians)
+    fastest = min(known)
+    return [median is not None and median > factor * fastest for median in medians]
+
+
+def record_curve(record: Mapping) -> tuple[list[int], list[float]]:
+    """A trial record's (a dict as written) evaluation steps and submission times."""
     evals = record.get("evals") or []
-    return slow_share([e["step"] for e in evals], [e["submission_time"] for e in evals])
+    return [e["step"] for e in evals], [e["submission_time"] for e in evals]
+
+
+def record_slow_share(record: Mapping) -> float | None:
+    """`slow_share` of a trial record, from its evaluations."""
+    return slow_share(*record_curve(record))
+
+
+def suspect(records: Sequence[Mapping]) -> list[bool]:
+    """For trial records of the same work (one submission's trials of one workload): which ran
+    unsteadily, or slow against the others."""
+    curves = [record_curve(record) for record in records]
+    slow = slow_against_siblings([median_step_time(*curve) for curve in curves])
+    return [is_unsteady(slow_share(*curve)) or late for curve, late in zip(curves, slow)]
 
 
 def curve_slow_share(curve: Sequence[Sequence[float]]) -> float | None:

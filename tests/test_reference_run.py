@@ -112,24 +112,27 @@ def test_runs_every_study_then_scores_and_writes_the_provenance(fake, tmp_path):
     assert "bench study -s sgd_nesterov -w mnist1d_mlp --ruleset self --studies 2" in readme
     assert f"bench score {tmp_path / 'records'} --ruleset self --out" in readme
     assert "2 studies, one trial per study" in readme and "smoke test" not in readme
-    assert "Steadiness of the clock: 0 of the 0 trials" in readme  # the fake's records are empty
+    assert "Steadiness of the clock: 0 of 4 trials" in readme  # the fake's records are empty
 
 
-def test_unsteady_trials_are_counted_from_the_records_evaluations(tmp_path):
-    def record(per_step_ms):  # evaluations every 100 steps, the first interval left out
+def test_unsteady_and_slow_trials_are_counted_from_the_records_evaluations(tmp_path):
+    def record(study, per_step_ms):  # evaluations every 100 steps, the first interval left out
         times = [0.0]
         for ms in per_step_ms:
             times.append(times[-1] + 0.1 * ms)
-        return {"evals": [{"step": 100 * i, "submission_time": t} for i, t in enumerate(times)]}
+        return {"submission": "s", "workload": "w", "study": study,
+                "evals": [{"step": 100 * i, "submission_time": t} for i, t in enumerate(times)]}
 
     runs = {"steady": [2.0] + [0.7] * 20, "busy": [2.0] + [0.7] * 10 + [1.1] * 10,
-            "short": [2.0] + [1.1] * 3}
+            "slow": [2.0] + [1.0] * 20, "short": [2.0] + [1.1] * 3}
     paths = []
-    for name, per_step in runs.items():
+    for study, (name, per_step) in enumerate(runs.items()):
         paths.append(tmp_path / f"{name}.json")
-        paths[-1].write_text(json.dumps(record(per_step)))
+        paths[-1].write_text(json.dumps(record(study, per_step)))
     paths.append(tmp_path / "missing.json")
-    assert reference.unsteady_trials(paths) == (1, 2)
+    # busy: half its intervals slow; slow: 1.0 ms against the steady sibling's 0.7 (> 1.3x);
+    # busy's median (0.9 ms) is not over 1.3x, short is too short to judge either way
+    assert reference.unsteady_trials(paths) == (2, 4)
 
 
 def test_a_rerun_skips_finished_studies(fake, tmp_path):

@@ -69,17 +69,36 @@ def test_records_and_target_curves_are_read():
     assert steadiness.curve_slow_share(target_curve) == pytest.approx(0.5)
 
 
-def test_the_script_counts_unsteady_trials(tmp_path):
-    steady, busy = curve([2.0] + [0.70] * 20), curve([2.0] + [0.70] * 10 + [1.10] * 10)
-    for trial, (steps, times) in enumerate((steady, busy)):
-        path = tmp_path / "self" / "sub" / "wl" / "study_0" / f"trial_{trial}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"submission": "sub", "workload": "wl", "evals": [
-            {"step": s, "submission_time": t} for s, t in zip(steps, times)]}))
-    result = subprocess.run([sys.executable, "scripts/reference/steadiness.py", str(tmp_path)],
-                            cwd=ROOT, capture_output=True, text=True)
+def test_a_uniformly_slow_run_is_slow_against_its_siblings():
+    medians = [steadiness.median_step_time(*curve([2.0] + [ms] * 20)) for ms in (0.7, 0.75, 1.1)]
+    assert medians == pytest.approx([0.0007, 0.00075, 0.0011])
+    assert steadiness.slow_against_siblings(medians) == [False, False, True]  # 1.1 > 1.3*0.7
+    assert steadiness.slow_against_siblings([0.0011, None]) == [False, False]
+    assert steadiness.median_step_time(*curve([2.0] * 5)) is None
+
+
+def write_trial(directory, study, per_step_ms):
+    steps, times = curve(per_step_ms)
+    path = directory / "self" / "sub" / "wl" / f"study_{study}" / "trial_0.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"submission": "sub", "workload": "wl", "evals": [
+        {"step": s, "submission_time": t} for s, t in zip(steps, times)]}))
+    return path
+
+
+def test_the_script_flags_unsteady_and_slow_trials_and_sets_them_aside(tmp_path):
+    steady = write_trial(tmp_path, 0, [2.0] + [0.70] * 20)
+    busy = write_trial(tmp_path, 1, [2.0] + [0.70] * 10 + [1.10] * 10)
+    slow = write_trial(tmp_path, 2, [2.0] + [1.10] * 20)
+    script = [sys.executable, "scripts/reference/steadiness.py", str(tmp_path)]
+    result = subprocess.run(script, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "1 of 2 trials unsteady" in result.stdout
+    assert "2 of 3 trials unsteady or slow" in result.stdout
+    assert steady.exists() and busy.exists() and slow.exists()  # listing moves nothing
+    moved = subprocess.run(script + ["--set-aside"], cwd=ROOT, capture_output=True, text=True)
+    assert moved.returncode == 0, moved.stderr
+    assert steady.exists() and not busy.exists() and not slow.exists()
+    assert len(list(busy.parent.glob("trial_0.json.replaced-*"))) == 1  # kept, renamed
 
 
 def test_set_targets_names_the_seeds_timed_on_a_busy_machine(capsys):

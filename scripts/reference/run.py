@@ -30,6 +30,7 @@ own.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import json
@@ -181,10 +182,9 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         f"- {first.studies} studies, {trials}; seed offset {seed_offset}.",
         f"- Submissions: {', '.join(step.submission for step in ruleset_steps)}.",
         f"- Workloads: {', '.join(first.workloads)}.",
-        f"- Steadiness of the clock: {steadiness[0]} of the {steadiness[1]} trials long enough "
-        "to judge ran unsteadily (over 5% of their evaluation intervals 1.3x slower per step "
-        "than their fast ones: the machine was busy; `python scripts/reference/steadiness.py "
-        "RESULTS_DIR` lists them).",
+        f"- Steadiness of the clock: {steadiness[0]} of {steadiness[1]} trials ran unsteadily "
+        "or slow against the same trial in the other studies (the machine was busy; "
+        "`python scripts/reference/steadiness.py RESULTS_DIR` lists them).",
     ]
     if limits:
         lines.append(f"- Limited by `{' '.join(limits)}`: a smoke test, not a reference.")
@@ -196,18 +196,19 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
 
 
 def unsteady_trials(paths: Sequence[Path]) -> tuple[int, int]:
-    """(unsteady, judged) over the trial records at `paths` (bench.steadiness); a record too
-    short to judge, or unreadable, counts in neither."""
+    """(unsteady or slow against their siblings, readable) over the trial records at `paths`
+    (bench.steadiness; siblings: the same submission and workload in the other studies)."""
     from bench import steadiness
 
-    shares = []
+    groups = collections.defaultdict(list)
     for path in paths:
         try:
-            shares.append(steadiness.record_slow_share(json.loads(path.read_text())))
-        except (OSError, ValueError, KeyError, TypeError):
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
             continue
-    judged = [share for share in shares if share is not None]
-    return sum(steadiness.is_unsteady(share) for share in judged), len(judged)
+        groups[(record.get("submission"), record.get("workload"))].append(record)
+    flagged = sum(sum(steadiness.suspect(records)) for records in groups.values())
+    return flagged, sum(len(records) for records in groups.values())
 
 
 def shown(argv: Sequence[str], bench: Sequence[str]) -> str:

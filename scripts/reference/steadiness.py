@@ -1,13 +1,18 @@
 """Which trials of a run were timed on a busy machine? Read off their evaluation curves.
 
-    python scripts/reference/steadiness.py RESULTS_DIR [RESULTS_DIR ...]
+    python scripts/reference/steadiness.py RESULTS_DIR [RESULTS_DIR ...] [--set-aside]
 
 For every submission and workload under the results directories: the trials, how many of them
 ran unsteadily (more than 5% of their evaluation intervals slower per step than 1.3x the trial's
-fast ones: another job took a share of the cores, or the submission's own steps vary in cost),
-and the largest share of slow intervals. The rule and the measurements behind it:
-bench/steadiness.py. A reference leaderboard made while other jobs ran shows up here; run its
-unsteady trials again (move their records aside) on a quiet machine.
+fast ones) and how many ran slow against their siblings (the same submission's trials of the
+same workload in other studies: a median step time over 1.3x the fastest of them). Either means
+another job, or the host, took a share of the cores, or that the submission's own steps vary in
+cost. The rules and the measurements behind them: bench/steadiness.py.
+
+`--set-aside` moves the flagged records aside (renamed, nothing deleted), so that running the
+same `scripts/reference/run.py` command again measures those trials again. Their seeds are the
+same and evaluations are at fixed steps, so the reruns reach the same metrics at the same steps;
+only their times change.
 """
 
 from __future__ import annotations
@@ -26,38 +31,56 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 from bench import steadiness  # noqa: E402
-from bench.trial.record import record_paths  # noqa: E402
+from bench.trial.record import record_paths, set_aside  # noqa: E402
+
+
+def read_runs(results_dirs) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
+    """The records under `results_dirs` as written (only names and evaluations are needed, so
+    any schema), grouped by (submission, workload)."""
+    groups = collections.defaultdict(list)
+    for path in record_paths(results_dirs):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            print(f"skipped {path}: {error}", file=sys.stderr)
+            continue
+        groups[(str(record.get("submission")), str(record.get("workload")))].append(
+            (path, record))
+    return groups
 
 
 @click.command()
 @click.argument("results_dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
-def main(results_dirs: tuple[Path, ...]) -> None:
+@click.option("--set-aside", "move", is_flag=True,
+              help="Move the flagged records aside, so the reference run measures them again.")
+def main(results_dirs: tuple[Path, ...], move: bool) -> None:
     """List, per submission and workload, the trials timed while the machine was busy."""
-    records = []  # read as written: only the names and evaluations are needed, any schema
-    for path in record_paths(results_dirs):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as error:
-            print(f"skipped {path}: {error}", file=sys.stderr)
-    shares = collections.defaultdict(list)
-    for record in records:
-        shares[(record.get("submission", "?"), record.get("workload", "?"))].append(
-            steadiness.record_slow_share(record))
     table = Table(title="Steadiness of the trials' step times")
-    for column in ("submission", "workload", "trials", "judged", "unsteady", "largest slow share"):
+    for column in ("submission", "workload", "trials", "unsteady", "slow vs siblings",
+                   "largest slow share"):
         table.add_column(column)
-    unsteady_total = 0
-    for (submission, workload), values in sorted(shares.items()):
-        judged = [share for share in values if share is not None]
-        unsteady = sum(steadiness.is_unsteady(share) for share in judged)
-        unsteady_total += unsteady
-        table.add_row(submission, workload, str(len(values)), str(len(judged)), str(unsteady),
+    flagged, total = [], 0
+    for (submission, workload), runs in sorted(read_runs(results_dirs).items()):
+        records = [record for _, record in runs]
+        shares = [steadiness.record_slow_share(record) for record in records]
+        slow = steadiness.slow_against_siblings(
+            [steadiness.median_step_time(*steadiness.record_curve(r)) for r in records])
+        judged = [share for share in shares if share is not None]
+        table.add_row(submission, workload, str(len(runs)),
+                      str(sum(map(steadiness.is_unsteady, shares))), str(sum(slow)),
                       f"{max(judged):.0%}" if judged else "-")
+        flagged += [path for (path, _), bad in zip(runs, steadiness.suspect(records)) if bad]
+        total += len(runs)
     Console().print(table)
-    print(f"{unsteady_total} of {len(records)} trials unsteady (more than "
-          f"{steadiness.UNSTEADY_SHARE:.0%} of intervals slower than {steadiness.SLOW_FACTOR}x "
-          "the trial's fast step time)")
+    print(f"{len(flagged)} of {total} trials unsteady or slow against their siblings (over "
+          f"{steadiness.UNSTEADY_SHARE:.0%} of intervals, or the median, slower than "
+          f"{steadiness.SLOW_FACTOR}x)")
+    if move:
+        for path in flagged:
+            print(f"set aside {path} as {set_aside(path).name}")
+        if flagged:
+            print("Run the same scripts/reference/run.py command again to measure them again.")
 
 
 if __name__ == "__main__":
