@@ -261,7 +261,8 @@ def set_targets(workload, step_hint, baselines, trials, seeds, results_dir, out_
     to the median of their best validation metric and the budget so that the median seed
     reaches it at 3/4 of it. Writes every
     configuration, seed curve and the decision to workloads/targets/WORKLOAD.json, which the
-    workload reads its target from. Run it on a quiet machine: the budget is measured time.
+    workload reads its target from. Run it on a quiet machine: the budget is measured time, and
+    seeds whose step times show that the machine was busy are named (bench.steadiness).
     """
     step_hint = step_hint or registry.get_workload(workload).spec.step_hint
     command = shlex.join(["bench", "set-targets", "-w", workload, "--step-hint", str(step_hint),
