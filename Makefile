@@ -47,8 +47,13 @@ test-browser: install  ## the HTML leaderboard page in headless Chromium (instal
 test-slurm: install  ## studies on a one-node SLURM cluster it starts here (installs slurm-wlm and munge; a few minutes)
 	PYTHON=$(BIN)/python scripts/slurm/run_tests.sh
 
+# How far the cpu tier's ranking holds (README, "How far to trust the cpu tier"): not timings, and
+# ranking_stability.py compares two reference runs named on its command line.
+RANKING_BENCHMARKS = benchmarks/ranking_stability.py benchmarks/seed_spread.py
+
 bench-perf: install  ## performance benchmarks: ratios measured side by side in one run
-	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(filter-out $(RANKING_BENCHMARKS),$(wildcard benchmarks/[!_]*.py)); do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: install
 	$(BIN)/python -m pyflakes bench workloads submissions tests benchmarks 2>/dev/null \
