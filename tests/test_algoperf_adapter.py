@@ -118,7 +118,7 @@ def test_facade_loss_is_the_workloads_mean_loss(mlp):
     np.testing.assert_allclose(losses["summed"] / losses["n_valid_examples"], expected, rtol=1e-6)
     masked = view.loss_fn(batch["targets"], logits, mask_batch=jnp.arange(32) < 20)
     assert float(masked["n_valid_examples"]) == 20
-    assert view.step_hint == mlp.spec.step_hint and view.num_train_examples == 48000
+    assert view.step_hint == mlp.spec.step_hint and view.num_train_examples == 192_000
     assert view.param_shapes["Dense_0"]["kernel"].shape_tuple == (40, 256)
     assert view.is_output_params("Dense_2") and not view.is_output_params("Dense_0")
 

@@ -29,7 +29,7 @@ def test_splits_sizes_and_batches():
     workload = mnist1d.MNIST1D
     workload.load()
     sizes = {split: len(workload._split(split)["targets"]) for split in mnist1d.SPLITS}
-    assert sizes == {"train": 48000, "validation": 4000, "test": 4000}
+    assert sizes == {"train": 192_000, "validation": 16_000, "test": 16_000}
     assert set(np.unique(workload._split("validation")["targets"])) == set(range(10))
     batches = workload.train_batches(128, seed=0)
     a, b = next(batches), next(workload.train_batches(128, seed=0))
