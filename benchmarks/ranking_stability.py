@@ -1,6 +1,7 @@
 """Does the leaderboard stand when run again? Two independent runs side by side (issue 21).
 
     python benchmarks/ranking_stability.py RUN_A RUN_B [--ruleset self] [--out FILE.json]
+    python benchmarks/ranking_stability.py RUN RUN --first-study 0 --second-study 1
 
 RUN_A and RUN_B are two independent runs of the same leaderboard: results directories of trial
 records (scripts/reference/run.py, the second with `--seed-offset 1000000` and a results
@@ -13,6 +14,9 @@ order, marking those whose bootstrap intervals are disjoint in either run (a swa
 intervals said would not happen; see `bench.ranking`), and writes the same as JSON. The bar
 issue 21 sets: tau >= 0.9 and no such swap. The exit status is 0 whatever the agreement, 2 on
 input it cannot read or score.
+
+`--first-study K` / `--second-study K` score only study K of a results directory: two studies of
+one run side by side, i.e. how far a one-study leaderboard holds, without a second run.
 """
 
 from __future__ import annotations
@@ -35,18 +39,25 @@ class BadInput(Exception):
     """Input that cannot be read or scored; the message says which and why."""
 
 
-def load_scores(path: Path, ruleset: str, rules: str | None, measure: str,
-                bootstrap: int) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """(scores, bootstrap intervals) of one run: a results directory, or a leaderboard.json."""
+def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
+                study: int | None = None) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """(scores, bootstrap intervals) of one run: a results directory (only its study `study`
+    when given), or a leaderboard.json."""
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     if path.is_file():
+        if study is not None:
+            raise BadInput(f"{path}: a study can only be picked from a results directory")
         return scores_from_json(path)
     from bench import scoring, trust
     from bench.trial.record import RecordError, load_records
 
     try:
         records, _ = load_records([path])
+        if study is not None:
+            records = [record for record in records if record.study == study]
+            if not records:
+                raise BadInput(f"{path} has no records of study {study}")
         vouched = trust.vouch(records)
         for refusal in vouched.refused:  # as `bench score` does: not scored, said on stderr
             print(f"{path}: refused {refusal}", file=sys.stderr)
@@ -125,16 +136,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure", default="time", choices=("time", "steps"))
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples")
     parser.add_argument("--out", type=Path, default=Path("ranking_stability.json"))
+    parser.add_argument("--first-study", type=int, help="score only this study of FIRST")
+    parser.add_argument("--second-study", type=int, help="score only this study of SECOND")
     args = parser.parse_args(argv)
     console = Console()
     try:
-        loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap)
-                  for path in (args.first, args.second)]
+        loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study)
+                  for path, study in ((args.first, args.first_study),
+                                      (args.second, args.second_study))]
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    runs = [{"source": str(path), "scores": scores, "intervals": intervals}
-            for path, (scores, intervals) in zip((args.first, args.second), loaded)]
+    sources = [str(path) if study is None else f"{path} (study {study})"
+               for path, study in ((args.first, args.first_study),
+                                   (args.second, args.second_study))]
+    runs = [{"source": source, "scores": scores, "intervals": intervals}
+            for source, (scores, intervals) in zip(sources, loaded)]
     comparison = ranking.compare(loaded[0][0], loaded[1][0], loaded[0][1], loaded[1][1])
     print_report(console, comparison, runs)
     args.out.write_text(json.dumps(comparison_json(comparison, runs), indent=1) + "\n")

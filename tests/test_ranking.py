@@ -117,3 +117,28 @@ def test_stability_script_scores_two_results_directories(tmp_path):
     assert report["swaps"] == [{"ahead_in_first": "b", "ahead_in_second": "c",
                                 "disjoint_in_first": True, "disjoint_in_second": True}]
     assert report["runs"][0]["scores"]["a"] == 1.0
+
+
+def test_stability_script_sets_two_studies_of_one_run_side_by_side(tmp_path, capsys):
+    """One run, two studies: a 1 s, b 2 s, c 3 s in study 0; b and c trade places in study 1.
+    Scored study against study: tau = (2 - 1) / 3, as between two runs above; a study with no
+    records is refused."""
+    from tests.record_factory import real_record, variant, write_all
+
+    seed = real_record(tmp_path)
+    times = {0: {"a": 1.0, "b": 2.0, "c": 3.0}, 1: {"a": 1.0, "b": 3.0, "c": 2.0}}
+    write_all(tmp_path / "run", [
+        variant(seed, submission=name, workload="tiny", study=study, trial=0, time=time,
+                ruleset="self")
+        for study, table in times.items() for name, time in table.items()])
+    out = tmp_path / "stability.json"
+    run = str(tmp_path / "run")
+    argv = [run, run, "--first-study", "0", "--second-study", "1", "--out", str(out),
+            "--bootstrap", "50"]
+    assert stability.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["kendall_tau"] == pytest.approx(1 / 3)
+    assert [(s["ahead_in_first"], s["ahead_in_second"]) for s in report["swaps"]] == [("b", "c")]
+    assert report["runs"][1]["source"].endswith("(study 1)")
+    assert stability.main([run, run, "--second-study", "7", "--out", str(out)]) == 2
+    assert "no records of study 7" in capsys.readouterr().err
