@@ -2,6 +2,7 @@
 
     python benchmarks/seed_spread.py -w mnist1d_mlp [-s adamw -s nadamw ...] [--seeds 3]
         [--results-dir DIR] [--out FILE.json]
+    python benchmarks/seed_spread.py --records RUN [-w W] [--rule "3rd configuration"]
 
 A ranking by time to target is only as reproducible as the step at which one submission's runs
 cross the target. This runs each submission's default point on `--seeds` seeds for the whole
@@ -17,6 +18,12 @@ A workload ranks reproducibly when `within` is small beside `between`. The level
 metric that 1/2, 3/4 and all but one of the runs reach, so they sit where runs end up, as a
 hard target does. Steps, not seconds, so the machine's load does not enter. Records go to
 `--results-dir` (rerunning skips the finished runs); each trial runs in its own process.
+
+`--records RUN` runs nothing: it reads a self-tuning reference run (scripts/reference/run.py;
+each study's trial 0 is the default point on the study's seed) and reports the same ratios at
+one target per workload: the one in use, or what another rule of `bench.target_reach` sets from
+the workload's target-setting report. A trial that met the target in use stopped there, so a
+rule harder than it reads as missed.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import api, registry, rules, targets
+from bench import api, registry, rules, target_reach, targets
 from bench.protocol import ProtocolSettings
+from workloads import targets as workload_targets
 
 SUBMISSIONS = ("adamw", "nadamw", "lion", "sgd_nesterov")
 SEED_OFFSET = 500  # distinct from the seeds target setting (0.., 100..) and studies use
@@ -101,6 +109,29 @@ def run_curves(workload, submissions, seeds: int, results_dir: Path) -> dict[str
     return curves
 
 
+def study_curves(run: Path, workload: str, metric: str) -> dict[str, list]:
+    """submission -> the curve of its default point in each self-tuning study of a reference run
+    (run/self/<submission>/<workload>/study_*/trial_0.json)."""
+    curves: dict[str, list] = {}
+    for path in sorted(Path(run).glob(f"self/*/{workload}/study_*/trial_0.json")):
+        record = json.loads(path.read_text())
+        curves.setdefault(path.parents[2].name, []).append(targets.metric_curve(record, metric))
+    return curves
+
+
+def from_records(run: Path, workloads, rule: str) -> dict[str, list[dict]]:
+    """Per workload of `run` (or `workloads`): `at_level` at the target `rule` sets."""
+    names = workloads or sorted({p.parent.name for p in Path(run).glob("self/*/*/study_*")})
+    found = {}
+    for name in names:
+        report = workload_targets.read_report(name)
+        level = target_reach.candidate_targets(report)[rule]
+        curves = study_curves(run, name, report["target_metric"])
+        if curves:
+            found[name] = [{"level": rule, **at_level(curves, level, report["higher_is_better"])}]
+    return found
+
+
 def show(workload_name: str, rows: list[dict], console: Console) -> None:
     table = Table(title=f"{workload_name}: steps to a level, across seeds")
     for column in ("level", "value", "reached", "within (max/min over seeds)",
@@ -114,8 +145,9 @@ def show(workload_name: str, rows: list[dict], console: Console) -> None:
 
 
 @click.command()
-@click.option("-w", "--workload", "workloads", multiple=True, default=("mnist1d_mlp",),
-              show_default=True, help="Workloads to measure (repeat).")
+@click.option("-w", "--workload", "workloads", multiple=True,
+              help="Workloads to measure (repeat) [default: mnist1d_mlp; with --records, every "
+                   "workload of the run].")
 @click.option("-s", "--submission", "submissions", multiple=True, default=SUBMISSIONS,
               show_default=True, help="Submissions whose default points run (repeat).")
 @click.option("--seeds", type=click.IntRange(2), default=3, show_default=True)
@@ -123,10 +155,21 @@ def show(workload_name: str, rows: list[dict], console: Console) -> None:
               default=Path("results-seed-spread"), show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("seed_spread.json"), show_default=True)
-def main(workloads, submissions, seeds, results_dir, out):
+@click.option("--records", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Run nothing: read this self-tuning reference run's records.")
+@click.option("--rule", type=click.Choice(target_reach.RULES), default=target_reach.RULES[0],
+              show_default=True, help="With --records: the target rule the level comes from.")
+def main(workloads, submissions, seeds, results_dir, out, records, rule):
     console = Console()
+    if records is not None:
+        found = from_records(records, workloads, rule)
+        for name, rows in found.items():
+            show(name, rows, console)
+        out.write_text(json.dumps(found, indent=1))
+        console.print(f"written {out}")
+        return
     report = {}
-    for name in workloads:
+    for name in workloads or ("mnist1d_mlp",):
         workload = registry.get_workload(name)
         curves = run_curves(workload, submissions, seeds, results_dir)
         rows = spread(curves, workload.spec.higher_is_better)

@@ -48,3 +48,29 @@ def test_a_loss_level_is_reached_from_above():
     row = seed_spread.at_level(curves, 1.5, higher=False)
     # a: steps 200 and 100 (within 2.0, median 150); b: only step 200 of two seeds, no median
     assert (row["reached"], row["within"], row["between"]) == (3, 2.0, None)
+
+
+def test_ratios_read_off_a_reference_runs_records(tmp_path):
+    """--records: each study's trial 0 of a self-tuning run, at the workload's target in use
+    (synthetic_lm's report: a loss, lower is better)."""
+    import json
+
+    from workloads import targets as workload_targets
+
+    target = workload_targets.read_report("synthetic_lm")["validation_target"]
+    above, below = target + 0.1, target - 0.01
+    # a: seeds first get below the target at steps 100 and 200; b: at 300 and 300
+    crossings = {"a": [100, 200], "b": [300, 300]}
+    for name, steps in crossings.items():
+        for study, step in enumerate(steps):
+            evals = [{"step": s, "submission_time": s / 100, "validation/loss":
+                      below if s >= step else above} for s in (0, 100, 200, 300)]
+            path = tmp_path / "self" / name / "synthetic_lm" / f"study_{study}" / "trial_0.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps({"evals": evals}))
+    found = seed_spread.from_records(tmp_path, (), "median of chosen seeds")
+    assert list(found) == ["synthetic_lm"]
+    row = found["synthetic_lm"][0]
+    assert (row["value"], row["reached"], row["runs"]) == (target, 4, 4)
+    assert row["within"] == pytest.approx(1.5)  # median of a's 2.0 and b's 1.0
+    assert row["between"] == pytest.approx(2.0)  # b's median 300 / a's median 150
