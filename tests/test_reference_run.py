@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,27 @@ def test_runs_every_study_then_scores_and_writes_the_provenance(fake, tmp_path):
     assert f"bench score {tmp_path / 'records'} --ruleset self --out" in readme
     assert "2 studies, one trial per study" in readme and "smoke test" not in readme
     assert "Steadiness of the clock: 0 of 4 trials" in readme  # the fake's records are empty
+    with tarfile.open(tmp_path / "out" / "self" / "records.tar.xz") as tar:
+        assert sorted(tar.getnames()) == sorted(
+            f"self/{submission}/mnist1d_mlp/study_{study}/trial_0.json"
+            for submission in ("nadamw", "sgd_nesterov") for study in (0, 1))
+
+
+def test_the_archive_holds_the_records_without_their_training_curves(tmp_path):
+    results = tmp_path / "results"
+    record = {"outcome": "hit", "evals": [{"step": 0, "validation/accuracy": 0.1}],
+              "train_curve": {"step": [1, 2], "loss": [2.3, 2.2]}}
+    kept = results / "self/nadamw/mnist1d/study_0/trial_0.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text(json.dumps(record))
+    missing = results / "self/nadamw/mnist1d/study_1/trial_0.json"
+    archive = tmp_path / "out/self/records.tar.xz"
+    assert reference.archive_records([kept, missing], results, archive) == 1
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = json.loads((tmp_path / "unpacked/self/nadamw/mnist1d/study_0/trial_0.json")
+                          .read_text())
+    assert unpacked == {**record, "train_curve": {}}
 
 
 def test_unsteady_and_slow_trials_are_counted_from_the_records_evaluations(tmp_path):

@@ -17,7 +17,11 @@ OUT/<ruleset>/README.md: the command, the dates, this machine's hardware fingerp
   points of each one's search space per study.
 
 Trial records go to RESULTS_DIR ($BENCH_REFRUN, default ~/bench-refrun), never into the
-repository. Running the same command again continues where it stopped: a submission whose
+repository; when the leaderboards are scored, a copy of each ruleset's records without their
+training-loss curves goes to OUT/<ruleset>/records.tar.xz (a few hundred KB), as AlgoPerf
+publishes its leaderboards' logs: `tar -xJf records.tar.xz -C DIR` gives a results directory
+that `bench score`, `benchmarks/ranking_stability.py` and scripts/reference/*.py read, so a
+second run can be compared with this one on another day and machine. Running the same command again continues where it stopped: a submission whose
 records are all there is skipped, and `bench study` skips the finished trials of the others
 (an interrupted trial resumes from its checkpoint). Each command's output goes to
 RESULTS_DIR/logs/. Trials run one after the other, each in its own process: run it on a quiet
@@ -33,11 +37,13 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import io
 import json
 import os
 import shlex
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -191,7 +197,9 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
     lines += ["", "The `bench` commands it ran (trial records stay outside the repository):", ""]
     lines += [f"    {command}" for command in ran]
     lines += ["", "The leaderboard: `leaderboard.md` (95% bootstrap intervals over the studies); "
-              "the same as data in `leaderboard.json`."]
+              "the same as data in `leaderboard.json`. The trial records, without their "
+              "training-loss curves: `records.tar.xz` (`tar -xJf records.tar.xz -C DIR` gives "
+              "a results directory to score or compare)."]
     return "\n".join(lines) + "\n"
 
 
@@ -209,6 +217,27 @@ def unsteady_trials(paths: Sequence[Path]) -> tuple[int, int]:
         groups[(record.get("submission"), record.get("workload"))].append(record)
     flagged = sum(sum(steadiness.suspect(records)) for records in groups.values())
     return flagged, sum(len(records) for records in groups.values())
+
+
+def archive_records(paths: Sequence[Path], results_dir: Path, archive: Path) -> int:
+    """Write the records at `paths` (those that exist) into the xz tarball `archive`, named by
+    their path under `results_dir` and with their `train_curve` emptied (nine tenths of a
+    record's bytes; scoring reads the evaluations). Returns how many it holds."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with tarfile.open(archive, "w:xz") as tar:
+        for path in sorted(paths):
+            if not path.exists():
+                continue
+            record = json.loads(path.read_text())
+            if isinstance(record, dict) and "train_curve" in record:
+                record["train_curve"] = {}
+            data = (json.dumps(record, indent=1) + "\n").encode()
+            member = tarfile.TarInfo(path.relative_to(results_dir).as_posix())
+            member.size, member.mtime = len(data), int(path.stat().st_mtime)
+            tar.addfile(member, io.BytesIO(data))
+            count += 1
+    return count
 
 
 def shown(argv: Sequence[str], bench: Sequence[str]) -> str:
@@ -325,6 +354,7 @@ def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, comman
         text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
                           hardware, steps, seed_offset, commit, limits, unsteady_trials(paths))
         (out / ruleset / "README.md").write_text(text)
+        archive_records(paths, results_dir, out / ruleset / "records.tar.xz")
         console.print(f"{ruleset}: leaderboard in {out / ruleset}/leaderboard.md")
 
 
