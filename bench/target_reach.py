@@ -70,16 +70,27 @@ def reach(report: dict, best: dict[str, float]) -> Reach:
 # ------------------------------------------------------------------------------ reading files
 
 
+def default_point_curves(results_dir: Path, workload: str, metric: str) -> dict[str, list]:
+    """submission -> the validation `metric` curve of its default point in each self-tuning
+    study, from the records under `results_dir`/self/<submission>/<workload>/study_*/trial_0.json
+    (in study order)."""
+    curves: dict[str, list] = {}
+    for path in sorted(Path(results_dir).glob(f"self/*/{workload}/study_*/trial_0.json")):
+        record = json.loads(path.read_text())
+        curves.setdefault(path.parents[2].name, []).append(targets.metric_curve(record, metric))
+    return curves
+
+
 def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:
-    """submission -> the median over its self-tuning studies of its trial's best metric, from
-    the records under `results_dir`/self/<submission>/<workload>/study_*/trial_0.json."""
+    """submission -> the median over its self-tuning studies of its default point's best
+    validation metric (`default_point_curves`)."""
     found: dict[str, list[float]] = {}
-    pattern = f"self/*/{report['workload']}/study_*/trial_0.json"
-    for path in sorted(Path(results_dir).glob(pattern)):
-        curve = targets.metric_curve(json.loads(path.read_text()), report["target_metric"])
-        value = targets.best_metric(curve, report["higher_is_better"])
-        if value is not None:
-            found.setdefault(path.parents[2].name, []).append(value)
+    curves = default_point_curves(results_dir, report["workload"], report["target_metric"])
+    for name, studies in curves.items():
+        for curve in studies:
+            value = targets.best_metric(curve, report["higher_is_better"])
+            if value is not None:
+                found.setdefault(name, []).append(value)
     return {name: statistics.median(values) for name, values in found.items()}
 
 

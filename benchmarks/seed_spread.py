@@ -109,16 +109,6 @@ def run_curves(workload, submissions, seeds: int, results_dir: Path) -> dict[str
     return curves
 
 
-def study_curves(run: Path, workload: str, metric: str) -> dict[str, list]:
-    """submission -> the curve of its default point in each self-tuning study of a reference run
-    (run/self/<submission>/<workload>/study_*/trial_0.json)."""
-    curves: dict[str, list] = {}
-    for path in sorted(Path(run).glob(f"self/*/{workload}/study_*/trial_0.json")):
-        record = json.loads(path.read_text())
-        curves.setdefault(path.parents[2].name, []).append(targets.metric_curve(record, metric))
-    return curves
-
-
 def from_records(run: Path, workloads, rule: str) -> dict[str, list[dict]]:
     """Per workload of `run` (or `workloads`): `at_level` at the target `rule` sets."""
     names = workloads or sorted({p.parent.name for p in Path(run).glob("self/*/*/study_*")})
@@ -126,7 +116,7 @@ def from_records(run: Path, workloads, rule: str) -> dict[str, list[dict]]:
     for name in names:
         report = workload_targets.read_report(name)
         level = target_reach.candidate_targets(report)[rule]
-        curves = study_curves(run, name, report["target_metric"])
+        curves = target_reach.default_point_curves(run, name, report["target_metric"])
         if curves:
             found[name] = [{"level": rule, **at_level(curves, level, report["higher_is_better"])}]
     return found
