@@ -6,7 +6,9 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
   optimizer update) and the submission's `eval_params` hook. Device work is synchronised before
   every clock read, so asynchronous dispatch cannot hide time.
 - Evaluation runs every `eval_period` seconds of submission time (and once at step 0 and once at
-  the end); its cost is measured and logged separately and never counted. Rules may instead fix
+  the end); its cost is measured and logged separately and never counted. The test split is
+  evaluated with the validation split each time, or, where the rules say so (the cpu tier),
+  only at the evaluation that ends the trial: scores read the validation split alone. Rules may instead fix
   the evaluation steps (`[evaluation]`, a fraction of the step hint: the cpu tier's), so that a
   seed reaches the target at the same step on any machine and only the clock depends on it.
 - A trial stops at the first evaluation whose validation metric meets the target (outcome `hit`;
@@ -54,7 +56,10 @@ class ProtocolSettings:
     eval_period: float | None = None  # seconds of submission time between evaluations
     budget_multiplier: float = 1.0  # self-tuning runs under a larger budget
     max_steps: int | None = None  # optional hard step limit (quick checks and tests)
-    evaluate_test: bool = True  # also evaluate the test split at each evaluation
+    evaluate_test: bool = True  # also evaluate the test split (when: `test_every_evaluation`)
+    # True: the test split at every evaluation; False: only at the evaluation that ends the trial
+    # (a hit, or the last of the budget). None: as the rules say ([evaluation] test_split).
+    test_every_evaluation: bool | None = None
     # Evaluate every this many steps instead of every eval_period seconds: the evaluation steps,
     # hence steps-to-target, then do not depend on the machine's speed. None: by time when
     # `eval_period` is given, otherwise as the rules say (their [evaluation] table).
@@ -96,6 +101,8 @@ class ProtocolSettings:
         return dataclasses.replace(
             self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0,
             eval_every_steps=self.evaluation_steps(version, step_hint),
+            test_every_evaluation=first_set(self.test_every_evaluation,
+                                            version.evaluation.test_split == "every"),
             count_setup_time=first_set(self.count_setup_time, timing.init_optimizer_counts),
             count_compile_time=first_set(self.count_compile_time, timing.compile_counts),
             eval_past_budget=first_set(self.eval_past_budget, timing.eval_past_budget_counts),

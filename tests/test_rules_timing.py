@@ -54,3 +54,42 @@ def test_counted_compilation_starts_the_clock_at_its_seconds(sgd_path):
     # two steps take a few ticks; counted compilation adds all of the warm-up's ticks
     assert result.submission_time >= result.compile_time
     assert result.evals[0]["submission_time"] == pytest.approx(result.compile_time)
+
+
+@pytest.mark.parametrize("version, every", [("algoperf-v0.5", True), ("cpu-v1", True),
+                                            ("cpu-v2", False)])
+def test_settings_take_when_to_evaluate_the_test_split_from_their_version(version, every):
+    resolved = ProtocolSettings(rules=version).resolve(TinyRegression().spec)
+    assert resolved.test_every_evaluation is every
+    forced = ProtocolSettings(rules=version, test_every_evaluation=not every)
+    assert forced.resolve(TinyRegression().spec).test_every_evaluation is (not every)
+
+
+def splits_evaluated(result):
+    return [sorted(key.split("/")[0] for key in row if key.startswith(("validation/", "test/")))
+            for row in result.evals]
+
+
+def run_with_test(sgd_path, target, every):
+    return run_trial(TinyRegression(target=target), load_submission(sgd_path),
+                     {"learning_rate": 0.1}, timer=FakeTimer(tick=0.01),
+                     settings=ProtocolSettings(max_runtime=1.0, eval_period=0.25,
+                                               count_setup_time=False, count_compile_time=False,
+                                               test_every_evaluation=every))
+
+
+def test_the_test_split_only_at_the_evaluation_that_ends_a_trial(sgd_path):
+    missed = run_with_test(sgd_path, target=-1.0, every=False)  # a loss target never met
+    assert missed.outcome is Outcome.BUDGET and len(missed.evals) > 2
+    assert splits_evaluated(missed) == [["validation"]] * (len(missed.evals) - 1) + [
+        ["test", "validation"]]  # its one metric, the loss, per split
+    losses = [row["validation/loss"] for row in missed.evals]
+    hit = run_with_test(sgd_path, target=(losses[0] + losses[-1]) / 2, every=False)
+    assert hit.outcome is Outcome.HIT and 1 < len(hit.evals) < len(missed.evals)
+    assert splits_evaluated(hit)[-1] == ["test", "validation"]  # the evaluation meeting it
+    assert all("test/loss" not in row for row in hit.evals[:-1])
+    every = run_with_test(sgd_path, target=-1.0, every=True)
+    assert all("test/loss" in row for row in every.evals)
+    # the same steps and validation metrics either way: only the evaluation time differs
+    assert [row["validation/loss"] for row in every.evals] == [
+        row["validation/loss"] for row in missed.evals]

@@ -1,6 +1,14 @@
-"""Slow: every shipped submission trains mnist1d to its target at its default point.
+"""Slow: every shipped submission's default point learns mnist1d within the step hint.
 
-Kept out of the default suite (`-m "not slow"`); run with `make test-slow`.
+Since cpu-v2 the mnist1d target is hard on purpose (the median best of the best tuned baseline
+configuration, `bench set-targets`), so a default point is not expected to reach it: which ones
+do is what the self-tuning reference leaderboard measures (results/reference/self). What this
+checks is that no submission is broken at its default point: it trains without diverging or
+failing to a validation accuracy that a working optimizer gets to by the step hint (every
+default point of the reference run got past 0.97; chance is 0.10).
+
+Kept out of the default suite (`-m "not slow"`); run with `make test-slow` (about 20 s of
+training per submission).
 """
 
 import pytest
@@ -11,23 +19,20 @@ from bench.trial.loop import run_trial
 
 pytestmark = pytest.mark.slow
 
-EXPECTED_TO_MISS = {
-    # name: why its default point does not reach the mnist1d target (documented, not hidden)
-}
+LEARNED = 0.95  # validation accuracy a default point must reach by the step hint
 
 
 @pytest.mark.parametrize("name", registry.submission_names())
-def test_default_point_reaches_the_mnist1d_target(name):
-    if name in EXPECTED_TO_MISS:
-        pytest.xfail(EXPECTED_TO_MISS[name])
+def test_default_point_learns_mnist1d(name):
     workload = registry.get_workload("mnist1d")
     workload.load()
     submission = registry.get_submission(name)
+    hint = workload.spec.step_hint
     result = run_trial(workload, submission, dict(submission.default_hparams),
-                       settings=ProtocolSettings(evaluate_test=False, eval_every_steps=250,
-                                                 max_steps=2 * workload.spec.step_hint,
-                                                 max_runtime=1e9))
+                       settings=ProtocolSettings(evaluate_test=False, eval_every_steps=hint // 20,
+                                                 max_steps=hint, max_runtime=1e9,
+                                                 stop_at_target=False))
+    assert result.outcome.value == "budget", f"{name}: {result.outcome.value} {result.message}"
     best = max(row["validation/accuracy"] for row in result.evals)
-    assert result.outcome.value == "hit", (
-        f"{name}: {result.outcome.value}, best validation accuracy {best:.4f} "
-        f"(target {workload.spec.validation_target})")
+    assert best >= LEARNED, (f"{name}: best validation accuracy {best:.4f} by step {hint} "
+                             f"(a working optimizer gets past {LEARNED})")

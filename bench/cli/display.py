@@ -119,7 +119,8 @@ def eval_summary_table(record: dict, max_rows: int = 8) -> Table:
     table.add_column("train loss", justify="right")
     table.add_column("val loss", justify="right")
     table.add_column(f"val {metric}", justify="right")
-    if f"test/{metric}" in (evals[0] if evals else {}):
+    with_test = any(f"test/{metric}" in row for row in evals)  # at every evaluation, or the last
+    if with_test:
         table.add_column(f"test {metric}", justify="right")
     if len(evals) <= max_rows:
         chosen = evals
@@ -134,8 +135,8 @@ def eval_summary_table(record: dict, max_rows: int = 8) -> Table:
             f"{row.get('validation/loss', math.nan):.4f}",
             f"{row[f'validation/{metric}']:.4f}",
         ]
-        if f"test/{metric}" in row:
-            cells.append(f"{row[f'test/{metric}']:.4f}")
+        if with_test:
+            cells.append(f"{row[f'test/{metric}']:.4f}" if f"test/{metric}" in row else "-")
         table.add_row(*cells)
     return table
 

@@ -89,13 +89,22 @@ class TimingRules:
     eval_past_budget_counts: bool  # a target met at an evaluation after the budget is a hit
 
 
+TEST_SPLIT_CHOICES = ("every", "last")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvaluationRules:
     """When a trial evaluates. `step_hint_fraction` None: every `eval_period` seconds of
     submission time (the workload's); otherwise every max(1, round(fraction x step hint)) steps,
-    so the steps evaluated, hence steps to target, are the same on every machine."""
+    so the steps evaluated, hence steps to target, are the same on every machine.
+
+    `test_split`: "every" evaluates the test split with the validation split each time
+    (AlgoPerf); "last" only at the evaluation that ends the trial (the one meeting the target,
+    or the last of the budget). Scores read the validation split only, so this changes no
+    score, only the evaluation time spent."""
 
     step_hint_fraction: float | None = None
+    test_split: str = "every"
 
     def every_steps(self, step_hint: int) -> int | None:
         if self.step_hint_fraction is None:
@@ -179,6 +188,9 @@ def evaluation_rules(data: dict) -> EvaluationRules:
     fraction = evaluation.step_hint_fraction
     if fraction is not None and not 0 < fraction <= 1:
         raise RulesError(f"rules {data['version']}: evaluation.step_hint_fraction must be in (0, 1]")
+    if evaluation.test_split not in TEST_SPLIT_CHOICES:
+        raise RulesError(f"rules {data['version']}: evaluation.test_split must be one of "
+                         f"{', '.join(TEST_SPLIT_CHOICES)}, not {evaluation.test_split!r}")
     return evaluation
 
 

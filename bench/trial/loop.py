@@ -728,8 +728,9 @@ class TrainingLoop:
             return self.step % self.settings.eval_every_steps == 0
         return self.clock.elapsed >= self.next_eval
 
-    def evaluate(self) -> bool:
-        """Evaluate the current parameters; True when the validation target is met."""
+    def evaluate(self, last: bool = False) -> bool:
+        """Evaluate the current parameters; True when the validation target is met. `last`:
+        the trial ends after this evaluation whatever it shows (the budget is spent)."""
         params, model_state, opt_state = self.state
         clock, result = self.clock, self.result
         if self.trainer is not None:  # AlgoPerf's prepare_for_eval: timed, and training goes on
@@ -743,10 +744,12 @@ class TrainingLoop:
             clock.stop(params)
         eval_start = self.timer()
         row: dict[str, float] = {"step": self.step, "submission_time": clock.elapsed}
-        splits = ("validation", "test") if self.settings.evaluate_test else ("validation",)
-        for split in splits:
-            for key, value in self.workload.evaluate(params, model_state, split).items():
-                row[f"{split}/{key}"] = value
+        validation = self.workload.evaluate(params, model_state, "validation")
+        row.update({f"validation/{key}": value for key, value in validation.items()})
+        hit = self.settings.stop_at_target and self.workload.target_reached(validation)
+        if self.test_due(ends_trial=hit or last):
+            row.update({f"test/{key}": value for key, value
+                        in self.workload.evaluate(params, model_state, "test").items()})
         if self.curve.loss:
             row["train/loss"] = float(np.mean(self.curve.loss[-50:]))
         row["eval_seconds"] = self.timer() - eval_start
@@ -754,12 +757,15 @@ class TrainingLoop:
         result.evals.append(row)
         if self.trainer is not None:
             self.trainer.observe_eval(self.step, row)
-        validation = {key.split("/", 1)[1]: value for key, value in row.items()
-                      if key.startswith("validation/")}
         self.check_untouched()  # eval_params ran the submission's code
-        hit = self.settings.stop_at_target and self.workload.target_reached(validation)
         self.notify("eval", row)
         return hit
+
+    def test_due(self, ends_trial: bool) -> bool:
+        """Whether this evaluation also covers the test split (`ProtocolSettings`)."""
+        settings = self.settings
+        return settings.evaluate_test and (settings.test_every_evaluation is not False
+                                           or ends_trial)
 
     def decide(self) -> bool:
         """After a chunk: diverged, evaluate if due, hit or out of budget. True to stop."""
@@ -780,7 +786,7 @@ class TrainingLoop:
             return False
         while self.next_eval <= clock.elapsed:
             self.next_eval += settings.eval_period
-        if self.evaluate():
+        if self.evaluate(last=out_of_budget):
             self.stop(Outcome.HIT)
             return True
         if out_of_budget:
