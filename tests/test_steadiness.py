@@ -101,6 +101,18 @@ def test_the_script_flags_unsteady_and_slow_trials_and_sets_them_aside(tmp_path)
     assert len(list(busy.parent.glob("trial_0.json.replaced-*"))) == 1  # kept, renamed
 
 
+def test_slow_only_flags_the_trials_slow_against_their_siblings_alone(tmp_path):
+    steady = write_trial(tmp_path, 0, [2.0] + [0.70] * 20)
+    busy = write_trial(tmp_path, 1, [2.0] + [0.70] * 10 + [1.10] * 10)  # median 0.9: < 1.3x
+    slow = write_trial(tmp_path, 2, [2.0] + [1.10] * 20)  # 1.1 ms against 0.7: over 1.3x
+    script = [sys.executable, "scripts/reference/steadiness.py", str(tmp_path), "--slow-only",
+              "--set-aside"]
+    result = subprocess.run(script, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "1 of 3 trials slow against their siblings" in result.stdout
+    assert steady.exists() and busy.exists() and not slow.exists()
+
+
 def test_set_targets_names_the_seeds_timed_on_a_busy_machine(capsys):
     from types import SimpleNamespace
 

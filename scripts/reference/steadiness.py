@@ -1,6 +1,6 @@
 """Which trials of a run were timed on a busy machine? Read off their evaluation curves.
 
-    python scripts/reference/steadiness.py RESULTS_DIR [RESULTS_DIR ...] [--set-aside]
+    python scripts/reference/steadiness.py RESULTS_DIR [RESULTS_DIR ...] [--slow-only] [--set-aside]
 
 For every submission and workload under the results directories: the trials, how many of them
 ran unsteadily (more than 5% of their evaluation intervals slower per step than 1.3x the trial's
@@ -9,8 +9,10 @@ same workload in other studies: a median step time over 1.3x the fastest of them
 another job, or the host, took a share of the cores, or that the submission's own steps vary in
 cost. The rules and the measurements behind them: bench/steadiness.py.
 
-`--set-aside` moves the flagged records aside (renamed, nothing deleted), so that running the
-same `scripts/reference/run.py` command again measures those trials again. Their seeds are the
+`--slow-only` flags only the trials slow against their siblings: on a host whose slowdowns come
+often, those are the ones whose times moved most. `--set-aside` moves the flagged records aside
+(renamed, nothing deleted), so that running the same `scripts/reference/run.py` command again
+measures those trials again. Their seeds are the
 same and evaluations are at fixed steps, so the reruns reach the same metrics at the same steps;
 only their times change.
 """
@@ -54,7 +56,11 @@ def read_runs(results_dirs) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--set-aside", "move", is_flag=True,
               help="Move the flagged records aside, so the reference run measures them again.")
-def main(results_dirs: tuple[Path, ...], move: bool) -> None:
+@click.option("--slow-only", is_flag=True,
+              help="Flag only the trials slow against their siblings (a median step time over "
+                   "1.3x), not those with slow stretches: on a host whose slowdowns come often, "
+                   "the ones that move a time most.")
+def main(results_dirs: tuple[Path, ...], move: bool, slow_only: bool) -> None:
     """List, per submission and workload, the trials timed while the machine was busy."""
     table = Table(title="Steadiness of the trials' step times")
     for column in ("submission", "workload", "trials", "unsteady", "slow vs siblings",
@@ -70,12 +76,17 @@ def main(results_dirs: tuple[Path, ...], move: bool) -> None:
         table.add_row(submission, workload, str(len(runs)),
                       str(sum(map(steadiness.is_unsteady, shares))), str(sum(slow)),
                       f"{max(judged):.0%}" if judged else "-")
-        flagged += [path for (path, _), bad in zip(runs, steadiness.suspect(records)) if bad]
+        bad = slow if slow_only else steadiness.suspect(records)
+        flagged += [path for (path, _), is_bad in zip(runs, bad) if is_bad]
         total += len(runs)
     Console().print(table)
-    print(f"{len(flagged)} of {total} trials unsteady or slow against their siblings (over "
-          f"{steadiness.UNSTEADY_SHARE:.0%} of intervals, or the median, slower than "
-          f"{steadiness.SLOW_FACTOR}x)")
+    if slow_only:
+        print(f"{len(flagged)} of {total} trials slow against their siblings (a median step "
+              f"time over {steadiness.SLOW_FACTOR}x the fastest sibling's)")
+    else:
+        print(f"{len(flagged)} of {total} trials unsteady or slow against their siblings (over "
+              f"{steadiness.UNSTEADY_SHARE:.0%} of intervals, or the median, slower than "
+              f"{steadiness.SLOW_FACTOR}x)")
     if move:
         for path in flagged:
             print(f"set aside {path} as {set_aside(path).name}")
