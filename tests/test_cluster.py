@@ -53,11 +53,13 @@ def test_only_chosen_options_reach_sbatch():
 
 
 def fake_sbatch(tmp_path, monkeypatch, body: str):
-    """An `sbatch` on PATH that runs `body` (its job script is $1)."""
+    """An `sbatch` on PATH that runs `body` (its job script is $1), and an `srun` beside it
+    (submitit 1.5.4 looks for srun, as on a cluster, before it writes the job script)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "sbatch").write_text(f"#!/bin/sh\n{body}\n")
-    (bin_dir / "sbatch").chmod(0o755)
+    for name, text in (("sbatch", body), ("srun", "exit 0")):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{text}\n")
+        (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
 
 
