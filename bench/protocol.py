@@ -8,9 +8,10 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
 - Evaluation runs every `eval_period` seconds of submission time (and once at step 0 and once at
   the end); its cost is measured and logged separately and never counted. The test split is
   evaluated with the validation split each time, or, where the rules say so (the cpu tier),
-  only at the evaluation that ends the trial: scores read the validation split alone. Rules may instead fix
-  the evaluation steps (`[evaluation]`, a fraction of the step hint: the cpu tier's), so that a
-  seed reaches the target at the same step on any machine and only the clock depends on it.
+  only at the evaluation that ends the trial: scores read the validation split alone. Rules
+  may instead fix the evaluation steps (`[evaluation]`, a fraction of the step hint: the cpu
+  tier's), so that a seed reaches the target at the same step on any machine and only the clock
+  depends on it.
 - A trial stops at the first evaluation whose validation metric meets the target (outcome `hit`;
   target-setting runs, `stop_at_target=False`, go on to their step limit),
   once submission time reaches `max_runtime` (or the optional `max_steps`; outcome `budget`, whose

@@ -7,8 +7,8 @@ checks is that no submission is broken at its default point: it trains without d
 failing to a validation accuracy that a working optimizer gets to by the step hint (chance is
 0.10; NadamW at AlgoPerf's self-tuning point gets to about 0.99).
 
-Kept out of the default suite (`-m "not slow"`); run with `make test-slow` (about 20 s of
-training per submission).
+Kept out of the default suite (`-m "not slow"`); run with `make test-slow` (20-70 s of
+training per submission on 2 cores).
 """
 
 import pytest

@@ -762,10 +762,9 @@ class TrainingLoop:
         return hit
 
     def test_due(self, ends_trial: bool) -> bool:
-        """Whether this evaluation also covers the test split (`ProtocolSettings`)."""
+        """Whether this evaluation also covers the test split (the resolved `ProtocolSettings`)."""
         settings = self.settings
-        return settings.evaluate_test and (settings.test_every_evaluation is not False
-                                           or ends_trial)
+        return settings.evaluate_test and (settings.test_every_evaluation or ends_trial)
 
     def decide(self) -> bool:
         """After a chunk: diverged, evaluate if due, hit or out of budget. True to stop."""

@@ -18,14 +18,15 @@ OUT/<ruleset>/README.md: the command, the dates, this machine's hardware fingerp
 
 Trial records go to RESULTS_DIR ($BENCH_REFRUN, default ~/bench-refrun), never into the
 repository; when the leaderboards are scored, a copy of each ruleset's records without their
-training-loss curves goes to OUT/<ruleset>/records.tar.xz (a few hundred KB), as AlgoPerf
+training-loss curves goes to OUT/<ruleset>/records.tar.xz (0.7 MB for 126 trials), as AlgoPerf
 publishes its leaderboards' logs: `tar -xJf records.tar.xz -C DIR` gives a results directory
 that `bench score`, `benchmarks/ranking_stability.py` and scripts/reference/*.py read, so a
-second run can be compared with this one on another day and machine. Running the same command again continues where it stopped: a submission whose
-records are all there is skipped, and `bench study` skips the finished trials of the others
-(an interrupted trial resumes from its checkpoint). Each command's output goes to
-RESULTS_DIR/logs/. Trials run one after the other, each in its own process: run it on a quiet
-machine, since the leaderboard ranks by submission time.
+second run can be compared with this one on another day and machine. Running the same command
+again continues where it stopped: a submission whose records are all there is skipped, and
+`bench study` skips the finished trials of the others (an interrupted trial resumes from its
+checkpoint). Each command's output goes to RESULTS_DIR/logs/. Trials run one after the other,
+each in its own process: run it on a quiet machine, since the leaderboard ranks by submission
+time.
 
 A second run for `benchmarks/ranking_stability.py` takes `--seed-offset` (a multiple of
 1,000,000: no trial seed in common with the first run), a results directory and an --out of its

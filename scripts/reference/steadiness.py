@@ -12,9 +12,8 @@ cost. The rules and the measurements behind them: bench/steadiness.py.
 `--slow-only` flags only the trials slow against their siblings: on a host whose slowdowns come
 often, those are the ones whose times moved most. `--set-aside` moves the flagged records aside
 (renamed, nothing deleted), so that running the same `scripts/reference/run.py` command again
-measures those trials again. Their seeds are the
-same and evaluations are at fixed steps, so the reruns reach the same metrics at the same steps;
-only their times change.
+measures those trials again. Their seeds are the same and evaluations are at fixed steps, so the
+reruns reach the same metrics at the same steps; only their times change.
 """
 
 from __future__ import annotations
