@@ -67,18 +67,64 @@ def reach(report: dict, best: dict[str, float]) -> Reach:
     return Reach(report["workload"], higher, dict(best), rule_targets, reaching)
 
 
+def seed_spread(report: dict) -> float:
+    """The standard deviation of the target-setting reruns' best metrics: how far apart runs of
+    one configuration that differ only in their seed end."""
+    return statistics.stdev(run["best_metric"] for run in report["seeds"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One default point on one workload in one study, against the target in use.
+
+    A hit says how much of the trial's budget it took (a hit at 0.3 would survive a slower
+    seed, one at 0.95 might not). A miss says by how much its best metric fell short, in units
+    of `seed_spread`: a miss by 0.5 of them is a toss-up that another seed could turn into a
+    hit, one by 8 is not. (A hit stopped at the target, so how far beyond it the default point
+    would have gone is not in the record.)"""
+
+    hit: bool
+    budget_fraction: float | None  # hits: time to target / max_runtime
+    shortfall: float | None  # misses: (target - best) / seed spread, sign-flipped for losses
+
+
+def cell(record: dict, report: dict) -> Cell:
+    """`record`'s default point against `report`'s target (plain data in, plain data out)."""
+    if record["outcome"] == "hit":
+        budget = (record.get("protocol") or {}).get("max_runtime")
+        return Cell(True, record["time_to_target"] / budget if budget else None, None)
+    higher = report["higher_is_better"]
+    curve = targets.metric_curve(record, report["target_metric"])
+    best = targets.best_metric(curve, higher)
+    if best is None:
+        return Cell(False, None, float("inf"))
+    gap = report["validation_target"] - best
+    return Cell(False, None, (gap if higher else -gap) / seed_spread(report))
+
+
 # ------------------------------------------------------------------------------ reading files
+
+
+def default_point_records(results_dir: Path, workload: str) -> dict[str, list[dict]]:
+    """submission -> the record of its default point in each self-tuning study, from
+    `results_dir`/self/<submission>/<workload>/study_*/trial_0.json (in study order)."""
+    records: dict[str, list[dict]] = {}
+    for path in sorted(Path(results_dir).glob(f"self/*/{workload}/study_*/trial_0.json")):
+        records.setdefault(path.parents[2].name, []).append(json.loads(path.read_text()))
+    return records
 
 
 def default_point_curves(results_dir: Path, workload: str, metric: str) -> dict[str, list]:
     """submission -> the validation `metric` curve of its default point in each self-tuning
-    study, from the records under `results_dir`/self/<submission>/<workload>/study_*/trial_0.json
-    (in study order)."""
-    curves: dict[str, list] = {}
-    for path in sorted(Path(results_dir).glob(f"self/*/{workload}/study_*/trial_0.json")):
-        record = json.loads(path.read_text())
-        curves.setdefault(path.parents[2].name, []).append(targets.metric_curve(record, metric))
-    return curves
+    study (`default_point_records`)."""
+    return {name: [targets.metric_curve(record, metric) for record in studies]
+            for name, studies in default_point_records(results_dir, workload).items()}
+
+
+def default_point_cells(results_dir: Path, report: dict) -> dict[str, list[Cell]]:
+    """submission -> its `Cell` in each self-tuning study of `report`'s workload."""
+    return {name: [cell(record, report) for record in studies]
+            for name, studies in default_point_records(results_dir, report["workload"]).items()}
 
 
 def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:

@@ -59,3 +59,21 @@ def test_retargeted_records_meet_an_easier_target_at_its_first_evaluation_within
     assert (late["outcome"], late["steps_to_target"]) == ("hit", 30)
     assert target_reach.retargeted(record, "accuracy", 0.95, True)["outcome"] == "budget"
     assert record["outcome"] == "budget"  # the original is left as it was
+
+
+def test_a_cell_gives_a_hits_share_of_budget_and_a_misss_shortfall_in_seed_sds():
+    # the seeds' best metrics 0.97, 0.94, 0.95, 0.93, 0.96 have a standard deviation of 0.0158
+    assert target_reach.seed_spread(REPORT) == pytest.approx(0.015811, abs=1e-6)
+    hit = {"outcome": "hit", "time_to_target": 3.0, "protocol": {"max_runtime": 12.0}}
+    assert target_reach.cell(hit, REPORT) == target_reach.Cell(True, 0.25, None)
+    miss = {"outcome": "budget", "evals": [{"step": 1, "submission_time": 1.0,
+                                            "validation/accuracy": 0.9342}]}
+    assert target_reach.cell(miss, REPORT).shortfall == pytest.approx(1.0, abs=1e-3)
+    loss_report = dict(REPORT, target_metric="loss", higher_is_better=False,
+                       validation_target=1.50)
+    loss_miss = {"outcome": "budget", "evals": [{"step": 1, "submission_time": 1.0,
+                                                 "validation/loss": 1.531623}]}
+    assert target_reach.cell(loss_miss, loss_report).shortfall == pytest.approx(2.0, abs=1e-3)
+    diverged = {"outcome": "diverged", "evals": [{"step": 1, "submission_time": 1.0,
+                                                  "validation/accuracy": float("nan")}]}
+    assert target_reach.cell(diverged, REPORT).shortfall == float("inf")

@@ -4,6 +4,11 @@
     python scripts/reference/target_reach.py RESULTS_DIR --rescore "3rd configuration" \
         --against OTHER_RESULTS_DIR
 
+Each workload's table gives every default point in every study: a hit with the share of the
+budget it took, or a miss with how far its best metric fell short of the target, in standard
+deviations of the target-setting reruns' best metrics (a miss by under 2 is a toss-up another
+seed could turn into a hit).
+
 RESULTS_DIR holds the records of a self-tuning study (`scripts/reference/run.py --ruleset self`
 or `bench study --ruleset self`); the targets come from workloads/targets/<workload>.json. Logic
 and the rules compared: bench/target_reach.py.
@@ -76,6 +81,25 @@ def print_reach(results_dir: Path, report: dict) -> None:
     console.print(table)
     console.print("best per default point: " + ", ".join(
         f"{sub} {value:.4f}" for sub, value in sorted(best.items())), markup=False)
+    print_cells(report, target_reach.default_point_cells(results_dir, report))
+
+
+def print_cells(report: dict, cells: dict[str, list[target_reach.Cell]]) -> None:
+    """Each default point in each study: a hit's share of the budget, a miss's shortfall."""
+    table = Table(title=f"{report['workload']}: each study against the target "
+                        f"(a miss's shortfall in seed sds: {target_reach.seed_spread(report):.4g})")
+    table.add_column("submission")
+    for study in range(max(len(row) for row in cells.values())):
+        table.add_column(f"study {study}", justify="right")
+    for name, row in sorted(cells.items()):
+        table.add_row(name, *(describe(cell) for cell in row))
+    console.print(table)
+
+
+def describe(cell: target_reach.Cell) -> str:
+    if cell.hit:
+        return "hit" if cell.budget_fraction is None else f"hit at {cell.budget_fraction:.0%}"
+    return f"short by {cell.shortfall:.1f}"
 
 
 def rescored_board(results_dir: Path, reports: list[dict], rule: str) -> scoring.Leaderboard:
