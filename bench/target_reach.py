@@ -93,13 +93,19 @@ def cell(record: dict, report: dict) -> Cell:
     if record["outcome"] == "hit":
         budget = (record.get("protocol") or {}).get("max_runtime")
         return Cell(True, record["time_to_target"] / budget if budget else None, None)
-    higher = report["higher_is_better"]
     curve = targets.metric_curve(record, report["target_metric"])
-    best = targets.best_metric(curve, higher)
+    best = targets.best_metric(curve, report["higher_is_better"])
     if best is None:
         return Cell(False, None, float("inf"))
-    gap = report["validation_target"] - best
-    return Cell(False, None, (gap if higher else -gap) / seed_spread(report))
+    return Cell(False, None, -beyond_target(best, report))
+
+
+def beyond_target(value: float, report: dict) -> float:
+    """How far a validation metric `value` lies beyond `report`'s target, in `seed_spread`s:
+    positive when it meets the target, negative when it falls short (for a loss, lower values
+    are beyond)."""
+    gap = value - report["validation_target"]
+    return (gap if report["higher_is_better"] else -gap) / seed_spread(report)
 
 
 # ------------------------------------------------------------------------------ reading files
