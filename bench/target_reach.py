@@ -87,6 +87,19 @@ class Cell:
     budget_fraction: float | None  # hits: time to target / max_runtime
     shortfall: float | None  # misses: (target - best) / seed spread, sign-flipped for losses
 
+    @property
+    def toss_up(self) -> bool:
+        """A hit late in the budget or a near miss: another seed could well turn it over."""
+        if self.hit:
+            return self.budget_fraction is not None and self.budget_fraction > LATE_HIT
+        return self.shortfall is not None and self.shortfall < NEAR_MISS
+
+
+# A cell is a toss-up (`Cell.toss_up`) when a hit came after this share of its budget...
+LATE_HIT = 0.8
+# ...or a miss fell short by fewer than this many seed sds.
+NEAR_MISS = 2.0
+
 
 def cell(record: dict, report: dict) -> Cell:
     """`record`'s default point against `report`'s target (plain data in, plain data out)."""

@@ -77,3 +77,11 @@ def test_a_cell_gives_a_hits_share_of_budget_and_a_misss_shortfall_in_seed_sds()
     diverged = {"outcome": "diverged", "evals": [{"step": 1, "submission_time": 1.0,
                                                   "validation/accuracy": float("nan")}]}
     assert target_reach.cell(diverged, REPORT).shortfall == float("inf")
+
+
+def test_toss_ups_are_late_hits_and_near_misses():
+    assert target_reach.Cell(True, 0.81, None).toss_up
+    assert not target_reach.Cell(True, 0.8, None).toss_up
+    assert target_reach.Cell(False, None, 1.9).toss_up
+    assert not target_reach.Cell(False, None, 2.0).toss_up
+    assert not target_reach.Cell(False, None, float("inf")).toss_up

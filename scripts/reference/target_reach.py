@@ -7,7 +7,8 @@
 Each workload's table gives every default point in every study: a hit with the share of the
 budget it took, or a miss with how far its best metric fell short of the target, in standard
 deviations of the target-setting reruns' best metrics (a miss by under 2 is a toss-up another
-seed could turn into a hit).
+seed could turn into a hit). A last line counts the toss-ups over all workloads: a hit after 80%
+of the budget, or a miss by under 2 of those standard deviations.
 
 RESULTS_DIR holds the records of a self-tuning study (`scripts/reference/run.py --ruleset self`
 or `bench study --ruleset self`); the targets come from workloads/targets/<workload>.json. Logic
@@ -50,8 +51,16 @@ def main(results_dir, workloads, rescore, against):
     """Default points' best metrics against each rule's target, per workload."""
     names = workloads or sorted(path.stem for path in workload_targets.DIRECTORY.glob("*.json"))
     reports = [workload_targets.read_report(name) for name in names]
+    toss_ups, cells = [], 0
     for report in reports:
-        print_reach(results_dir, report)
+        found = print_reach(results_dir, report)
+        cells += sum(len(row) for row in found.values())
+        toss_ups += [(report["workload"], name) for name, row in found.items()
+                     for cell in row if cell.toss_up]
+    console.print(f"Toss-ups (a hit after {target_reach.LATE_HIT:.0%} of the budget or a miss "
+                  f"by under {target_reach.NEAR_MISS:g} seed sds): {len(toss_ups)} of {cells} "
+                  "cells, in " + (", ".join(f"{name} on {workload}" for workload, name
+                                           in sorted(set(toss_ups))) or "none"), markup=False)
     if rescore:
         first = rescored_board(results_dir, reports, rescore)
         print_board(f"{results_dir} under '{rescore}'", first)
@@ -65,10 +74,11 @@ def main(results_dir, workloads, rescore, against):
     return 0
 
 
-def print_reach(results_dir: Path, report: dict) -> None:
+def print_reach(results_dir: Path, report: dict) -> dict[str, list[target_reach.Cell]]:
+    """Print one workload's tables; its cells (submission -> one per study)."""
     best = target_reach.default_points_best(results_dir, report)
     if not best:
-        return
+        return {}
     found = target_reach.reach(report, best)
     table = Table(title=f"{report['workload']}: validation {report['target_metric']} "
                         f"({'higher' if found.higher_is_better else 'lower'} is better)")
@@ -81,7 +91,9 @@ def print_reach(results_dir: Path, report: dict) -> None:
     console.print(table)
     console.print("best per default point: " + ", ".join(
         f"{sub} {value:.4f}" for sub, value in sorted(best.items())), markup=False)
-    print_cells(report, target_reach.default_point_cells(results_dir, report))
+    cells = target_reach.default_point_cells(results_dir, report)
+    print_cells(report, cells)
+    return cells
 
 
 def print_cells(report: dict, cells: dict[str, list[target_reach.Cell]]) -> None:
