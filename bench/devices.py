@@ -105,6 +105,14 @@ def host_slice(batch_size: int) -> tuple[int, int]:
 _DONE = object()
 
 
+def close_source(source: Iterator) -> None:
+    """Release a batch source: a grain pipeline's worker processes, a generator's frame. A
+    source without `close` holds nothing to release."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
 class Inline:
     """The `Prefetcher` interface without a thread: pull and place each batch when asked."""
 
@@ -118,7 +126,7 @@ class Inline:
         return self._place(next(self._source))
 
     def close(self) -> None:
-        pass
+        close_source(self._source)
 
 
 def batch_stream(source: Iterator, place: Callable[[Any], Any]):
@@ -137,6 +145,7 @@ class Prefetcher:
     """Iterate `source` on a background thread, `place` each item, keep `depth` ready."""
 
     def __init__(self, source: Iterator, place: Callable[[Any], Any], depth: int = 2):
+        self._source = source
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._fill, args=(source, place), daemon=True)
@@ -172,3 +181,5 @@ class Prefetcher:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():  # never close a source under a thread still pulling
+            close_source(self._source)

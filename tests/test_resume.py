@@ -109,3 +109,46 @@ def test_killed_run_resumes_from_the_command_line(tmp_path):
     assert data["resumed"] == 1 and data["steps"] > saved["step"]
     assert data["submission_time"] >= 3.0 and data["outcome"] in ("hit", "budget")
     assert not ckpt_path.exists()
+
+
+class CountedStreams(TinyRegression):
+    """TinyRegression whose training streams note when they are closed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.streams = []
+
+    def train_batches(self, batch_size, seed):
+        stream = Closable(super().train_batches(batch_size, seed))
+        self.streams.append(stream)
+        return stream
+
+
+class Closable:
+    def __init__(self, inner):
+        self.inner, self.closed = inner, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self.inner)
+
+    def close(self):
+        self.closed = True
+
+
+def test_every_training_stream_is_closed_when_the_trial_ends_resumed_or_not(tmp_path, sgd_path):
+    def run_counted(workload, **kwargs):
+        return api.run(workload, load_submission(sgd_path), hparams={"learning_rate": 0.05},
+                       results_dir=tmp_path, settings=STEPWISE, **kwargs)
+
+    interrupted = CountedStreams(target=0.01)
+    with pytest.raises(TrialInterrupted):
+        run_counted(interrupted, on_progress=interrupt_at(10))
+    assert interrupted.streams and all(stream.closed for stream in interrupted.streams)
+
+    resumed = CountedStreams(target=0.01)
+    assert run_counted(resumed).resumed_from_step == 10
+    # the stream opened at the start and the one positioned after step 10, both closed
+    assert len(resumed.streams) == 2 and all(stream.closed for stream in resumed.streams)

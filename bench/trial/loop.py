@@ -592,6 +592,7 @@ class TrainingLoop:
         self.curve = Curve.restored(meta["curve"])
         self.state = devices.replicate(state, self.mesh)
         if self.step:  # the data order is fixed by the seed: skip the batches already consumed
+            devices.close_source(self.source)
             self.source = batches_after(self.workload, result.batch_size, result.seed, self.step)
             self.pending_batch = None
         self.notify("resumed")
@@ -604,6 +605,7 @@ class TrainingLoop:
         workload, result = self.workload, self.result
         stream = workload.train_batches(result.batch_size, result.seed + 1_000_003)
         self.holdout = [self.place(b) for b in itertools.islice(stream, HOLDOUT_BATCHES)]
+        devices.close_source(stream)
         self.holdout_fn = jax.jit(
             lambda p, m, b: workload.loss(p, m, b, self.step_rng, False)[0])
 
