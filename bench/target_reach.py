@@ -17,7 +17,7 @@ The rules compared, all read off one target-setting report:
 
 A trial that met the target in use stopped there, so its best metric is where it stopped: for a
 rule whose target is harder than the one in use, the count of default points reaching it is a
-lower bound. Pure functions over plain data; the reading of files is at the bottom.
+lower bound. Pure functions over plain data; the reading of files has its own section.
 """
 
 from __future__ import annotations
@@ -121,6 +121,26 @@ def beyond_target(value: float, report: dict) -> float:
     return (gap if report["higher_is_better"] else -gap) / seed_spread(report)
 
 
+def default_point_cells(records: dict[str, list[dict]], report: dict) -> dict[str, list[Cell]]:
+    """submission -> its `Cell` in each self-tuning study of `report`'s workload, from
+    `records` (`default_point_records` of that workload)."""
+    return {name: [cell(record, report) for record in studies]
+            for name, studies in records.items()}
+
+
+def default_points_best(records: dict[str, list[dict]], report: dict) -> dict[str, float]:
+    """submission -> the median over its self-tuning studies of its default point's best
+    validation metric, from `records` (`default_point_records` of `report`'s workload)."""
+    found: dict[str, list[float]] = {}
+    for name, studies in records.items():
+        for record in studies:
+            curve = targets.metric_curve(record, report["target_metric"])
+            value = targets.best_metric(curve, report["higher_is_better"])
+            if value is not None:
+                found.setdefault(name, []).append(value)
+    return {name: statistics.median(values) for name, values in found.items()}
+
+
 # ------------------------------------------------------------------------------ reading files
 
 
@@ -138,25 +158,6 @@ def default_point_curves(results_dir: Path, workload: str, metric: str) -> dict[
     study (`default_point_records`)."""
     return {name: [targets.metric_curve(record, metric) for record in studies]
             for name, studies in default_point_records(results_dir, workload).items()}
-
-
-def default_point_cells(results_dir: Path, report: dict) -> dict[str, list[Cell]]:
-    """submission -> its `Cell` in each self-tuning study of `report`'s workload."""
-    return {name: [cell(record, report) for record in studies]
-            for name, studies in default_point_records(results_dir, report["workload"]).items()}
-
-
-def default_points_best(results_dir: Path, report: dict) -> dict[str, float]:
-    """submission -> the median over its self-tuning studies of its default point's best
-    validation metric (`default_point_curves`)."""
-    found: dict[str, list[float]] = {}
-    curves = default_point_curves(results_dir, report["workload"], report["target_metric"])
-    for name, studies in curves.items():
-        for curve in studies:
-            value = targets.best_metric(curve, report["higher_is_better"])
-            if value is not None:
-                found.setdefault(name, []).append(value)
-    return {name: statistics.median(values) for name, values in found.items()}
 
 
 # ------------------------------------------------------------- scoring under another target

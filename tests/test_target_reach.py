@@ -43,7 +43,8 @@ def test_default_points_best_takes_the_median_over_studies(tmp_path):
         path = tmp_path / "self" / "sub" / "w" / f"study_{study}" / "trial_0.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(record(values)))
-    assert target_reach.default_points_best(tmp_path, REPORT) == {"sub": pytest.approx(0.9)}
+    records = target_reach.default_point_records(tmp_path, "w")
+    assert target_reach.default_points_best(records, REPORT) == {"sub": pytest.approx(0.9)}
 
 
 def test_retargeted_records_meet_an_easier_target_at_its_first_evaluation_within_budget():

@@ -76,7 +76,8 @@ def main(results_dir, workloads, rescore, against):
 
 def print_reach(results_dir: Path, report: dict) -> dict[str, list[target_reach.Cell]]:
     """Print one workload's tables; its cells (submission -> one per study)."""
-    best = target_reach.default_points_best(results_dir, report)
+    records = target_reach.default_point_records(results_dir, report["workload"])
+    best = target_reach.default_points_best(records, report)
     if not best:
         return {}
     found = target_reach.reach(report, best)
@@ -91,7 +92,7 @@ def print_reach(results_dir: Path, report: dict) -> dict[str, list[target_reach.
     console.print(table)
     console.print("best per default point: " + ", ".join(
         f"{sub} {value:.4f}" for sub, value in sorted(best.items())), markup=False)
-    cells = target_reach.default_point_cells(results_dir, report)
+    cells = target_reach.default_point_cells(records, report)
     print_cells(report, cells)
     return cells
 
