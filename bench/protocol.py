@@ -126,12 +126,19 @@ class SubmissionClock:
     """A stopwatch over submission time that synchronises the device before every read.
 
     `start()` begins a timed span; `stop(*outputs)` waits for `outputs` (device arrays or pytrees
-    of them) to be computed, then ends the span. `elapsed` is the sum of all spans.
+    of them) to be computed, then ends the span. `elapsed` is the sum of all spans, divided by
+    `rate`: the seconds this machine takes per second of the clock. 1 counts the machine's own
+    seconds; rules whose clock is in reference seconds (cpu-v3, `bench.speed`) give the measured
+    rate, so a machine twice as slow as the one that set the budget counts half as fast.
+    `add(seconds)` counts seconds measured elsewhere (the submission's setup) the same way.
     """
 
-    def __init__(self, timer: Callable[[], float] = time.perf_counter):
+    def __init__(self, timer: Callable[[], float] = time.perf_counter, rate: float = 1.0):
+        if not rate > 0:
+            raise ValueError(f"a clock's rate must be positive, not {rate}")
         self._timer = timer
         self._span_start: float | None = None
+        self.rate = rate
         self.elapsed = 0.0
 
     @property
@@ -147,6 +154,11 @@ class SubmissionClock:
         if not self.running:
             raise RuntimeError("clock not running")
         jax.block_until_ready(outputs)
-        self.elapsed += self._timer() - self._span_start
+        self.add(self._timer() - self._span_start)
         self._span_start = None
+        return self.elapsed
+
+    def add(self, seconds: float) -> float:
+        """Count `seconds` of this machine's time."""
+        self.elapsed += seconds / self.rate
         return self.elapsed

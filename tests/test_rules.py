@@ -34,7 +34,7 @@ VARIANTS = {
 
 
 def test_shipped_versions():
-    assert rules.versions() == ["algoperf-v0.5", "algoperf-v0.6", "cpu-v1", "cpu-v2"]
+    assert rules.versions() == ["algoperf-v0.5", "algoperf-v0.6", "cpu-v1", "cpu-v2", "cpu-v3"]
     with pytest.raises(rules.RulesError, match="unknown rules version 'v9'"):
         rules.load("v9")
 

@@ -11,12 +11,13 @@ dataclasses:
   factor applied to every max runtime;
 - `Rules.scoring`: how studies, variants and tau_max are scored (see `ScoringRules`);
 - `Rules.timing`: whether compilation, optimizer initialisation and an evaluation past the budget
-  count;
+  count, and what the clock counts in: this machine's seconds, or (cpu-v3) the seconds of the
+  machine that set the budget, through the workload's reference point (`bench.speed`);
 - `Rules.evaluation`: when to evaluate: every `eval_period` seconds of submission time (AlgoPerf),
   or every fixed fraction of the step hint (the cpu tier since cpu-v2).
 
 `apply(rules, spec)` gives a `WorkloadSpec` the version's step hint, budget and targets, so that
-workload modules never import the rules. A version without a workload table (`cpu-v2`) leaves the
+workload modules never import the rules. A version without a workload table (`cpu-v2`, `cpu-v3`) leaves the
 spec as its module defines it; one with `unlisted_workloads = "as_defined"` (`cpu-v1`, frozen at
 its last values) does so for the workloads its table does not list.
 """
@@ -87,6 +88,9 @@ class TimingRules:
     compile_counts: bool  # JIT compilation is submission time
     init_optimizer_counts: bool  # optimizer initialisation is submission time
     eval_past_budget_counts: bool  # a target met at an evaluation after the budget is a hit
+    # "machine": submission time in this machine's seconds; "reference": in seconds of the machine
+    # that set the workload's budget, through the speed of its reference point (`bench.speed`).
+    clock: str = "machine"
 
 
 TEST_SPLIT_CHOICES = ("every", "last")
@@ -176,10 +180,22 @@ def from_dict(data: dict) -> Rules:
         workloads=MappingProxyType(workloads),
         tuning=MappingProxyType({k: TuningRules(**v) for k, v in data["tuning"].items()}),
         scoring=ScoringRules(**scoring),
-        timing=TimingRules(**data["timing"]),
+        timing=timing_rules(data),
         evaluation=evaluation_rules(data),
         unlisted_as_defined=unlisted == "as_defined",
     )
+
+
+CLOCK_CHOICES = ("machine", "reference")
+
+
+def timing_rules(data: dict) -> TimingRules:
+    """The [timing] table, checked."""
+    timing = TimingRules(**data["timing"])
+    if timing.clock not in CLOCK_CHOICES:
+        raise RulesError(f"rules {data['version']}: timing.clock must be one of "
+                         f"{', '.join(CLOCK_CHOICES)}, not {timing.clock!r}")
+    return timing
 
 
 def evaluation_rules(data: dict) -> EvaluationRules:

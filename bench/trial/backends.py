@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import registry, tamper
+from bench import registry, rules, speed, tamper
 from bench.protocol import Outcome, ProtocolSettings
 from bench.trial.execute import (
     RunOutcome, TrialBusyError, TrialConflictError, check_results_dir, execute, finished_outcome,
@@ -146,6 +146,7 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
         record = TrialId(kwargs.get("ruleset", "single"), submission_name, workload.name,
                          kwargs.get("study", 0), kwargs.get("trial", 0)).path(kwargs["results_dir"])
         existed = record.exists()
+        measured = speed_before_import(workload, kwargs)
         submission = load_submission(submission_path, name=submission_name)
         if record.exists() and not existed:  # written by the submission's import: not a result
             set_aside(record)
@@ -153,7 +154,8 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
         point = resolve_hparams(submission, kwargs.pop("hparams", None))
         trial_id = TrialId(kwargs.pop("ruleset", "single"), submission.name, workload.name,
                            kwargs.pop("study", 0), kwargs.pop("trial", 0))
-        outcome = execute(workload, submission, point, trial_id, **kwargs)
+        outcome = execute(workload, submission, point, trial_id, **kwargs,
+                          speed_measurement=measured)
     except KeyboardInterrupt:  # stopped: checkpoint saved, no record on purpose
         return {"status": "interrupted", "message": "interrupted; it resumes on the next run"}
     except TrialBusyError as error:
@@ -164,6 +166,18 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
         kill_process_group_members()
     return {"status": "done", "resumed_from_step": outcome.resumed_from_step,
             "notes": list(outcome.notes)}
+
+
+def speed_before_import(workload, kwargs: dict):
+    """Under rules with a clock in reference seconds, this machine against the workload's
+    reference point (`bench.speed.measure`), taken before the submission is imported: its code
+    can then neither slow the reference down nor change how the rate is worked out. None under
+    a clock of machine seconds."""
+    settings = kwargs.get("settings") or ProtocolSettings()
+    if rules.load(settings.rules).timing.clock != "reference":
+        return None
+    workload.load(kwargs.get("data_dir"))  # idempotent; the trial's copy shares the data
+    return speed.measure(workload)
 
 
 def interrupt_once() -> None:

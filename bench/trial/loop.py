@@ -38,7 +38,7 @@ import jax
 import numpy as np
 import optax
 
-from bench import devices, tamper
+from bench import devices, rules, speed, tamper
 from bench.protocol import Outcome, ProtocolSettings, SubmissionClock
 from bench.rules import with_rules
 from bench.submission import Submission
@@ -330,6 +330,7 @@ def run_trial(
     on_progress: Callable[[Progress], None] | None = None,
     timer: Callable[[], float] = time.perf_counter,
     checkpoint: CheckpointPlan | None = None,
+    speed_measurement: speed.Measurement | None = None,
 ) -> TrialResult:
     """Train until target, budget or divergence; never raises for a failing submission.
 
@@ -337,6 +338,11 @@ def run_trial(
     (KeyboardInterrupt, re-raised as `TrialInterrupted`), and resumes from an existing checkpoint
     of the same hyperparameters, seed and settings with its submission time restored. A checkpoint
     that cannot be restored raises `CheckpointError`; one that cannot be written `HarnessError`.
+
+    Under rules whose clock is in reference seconds (`bench.speed`), `speed_measurement` is this
+    machine against the workload's reference point, measured before the submission was imported
+    (`bench.trial.backends.run_in_child`); None measures it here, for a trusted submission.
+    A workload without a reference point raises `bench.speed.NoReferenceError`.
     """
     workload = with_rules(workload, settings.rules)
     if settings.step_hint is not None:  # target setting: the step hint it tunes at
@@ -348,6 +354,9 @@ def run_trial(
         outcome=Outcome.ERROR, message="", seed=seed, hparams=dict(hparams),
         batch_size=workload.spec.batch_size, settings=settings,
     )
+    if rules.load(settings.rules).timing.clock == "reference":
+        measured = speed_measurement or speed.measure(workload, timer)
+        result.reference_step_seconds, result.clock_rate = measured.step_seconds, measured.rate
     try:
         TrainingLoop(workload, submission, result, on_progress, timer, checkpoint).run()
     except HarnessError:  # the harness failed, not the submission: nothing to record
@@ -371,7 +380,7 @@ class TrainingLoop:
         self.settings: ProtocolSettings = result.settings
         self.on_progress = on_progress or (lambda progress: None)
         self.timer, self.plan = timer, checkpoint
-        self.clock = SubmissionClock(timer)
+        self.clock = SubmissionClock(timer, result.clock_rate)
         self.curve = Curve()
         self.step = 0
         self.next_eval = self.settings.eval_period
@@ -555,9 +564,9 @@ class TrainingLoop:
                       when="while the optimizer was built and compiled")
         self.check_no_new_threads()
         if self.settings.count_setup_time:
-            self.clock.elapsed += sum(value or 0.0 for value in self.result.setup_time.values())
+            self.clock.add(sum(value or 0.0 for value in self.result.setup_time.values()))
         if self.settings.count_compile_time:
-            self.clock.elapsed += self.result.compile_time
+            self.clock.add(self.result.compile_time)
         self.untouched = tamper.fingerprint(self.workload, self.clock, self.train_step)
 
     def check_no_new_threads(self) -> None:

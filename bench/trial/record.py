@@ -102,6 +102,10 @@ class TrialResult:
     # Seconds before the clock: importing the submission, make_optimizer, optimizer.init
     # (tracing and running it; its compilation is in compile_time). See count_setup_time.
     setup_time: dict[str, float | None] = dataclasses.field(default_factory=dict)
+    # Rules with a clock in reference seconds (bench.speed): this machine's seconds per step of
+    # the workload's reference point, and per second of the clock (1: this machine's seconds).
+    reference_step_seconds: float | None = None
+    clock_rate: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +148,10 @@ class Record(Mapping):
     imported_from: str | None = None  # the AlgoPerf log folder an imported record came from
     rules: str = DEFAULT_RULES  # the rules version (bench.rules) it ran or was imported under
     setup_time: dict = dataclasses.field(default_factory=dict)  # seconds before the clock
+    # Clock in reference seconds (bench.speed): this machine's seconds per step of the workload's
+    # reference point, and per second of the clock. Absent under a clock of machine seconds.
+    reference_step_seconds: float | None = None
+    clock_rate: float | None = None
     extra: dict = dataclasses.field(default_factory=dict)  # fields a newer writer added
 
     def __post_init__(self):
@@ -215,6 +223,8 @@ class Record(Mapping):
             submission_sha256=trial_sha256(submission, result.hparams),
             workload_sha256=workload_sha256(workload), resumed=result.resumed,
             setup_time=result.setup_time,
+            reference_step_seconds=result.reference_step_seconds,
+            clock_rate=None if result.reference_step_seconds is None else result.clock_rate,
             hardware=environment.hardware(), versions=environment.versions(),
             git_commit=environment.git_commit(), finished_at=now.isoformat(timespec="seconds"),
             rules=result.settings.rules,
