@@ -130,7 +130,9 @@ class SubmissionClock:
     `rate`: the seconds this machine takes per second of the clock. 1 counts the machine's own
     seconds; rules whose clock is in reference seconds (cpu-v3, `bench.speed`) give the measured
     rate, so a machine twice as slow as the one that set the budget counts half as fast.
-    `add(seconds)` counts seconds measured elsewhere (the submission's setup) the same way.
+    `add(seconds)` counts seconds measured elsewhere (the submission's setup) the same way; the
+    rate may change between spans (`bench.speed.ReferenceSteps` refines it through a trial).
+    `machine_seconds` sums the seconds measured, undivided.
     """
 
     def __init__(self, timer: Callable[[], float] = time.perf_counter, rate: float = 1.0):
@@ -140,6 +142,7 @@ class SubmissionClock:
         self._span_start: float | None = None
         self.rate = rate
         self.elapsed = 0.0
+        self.machine_seconds = 0.0
 
     @property
     def running(self) -> bool:
@@ -160,5 +163,6 @@ class SubmissionClock:
 
     def add(self, seconds: float) -> float:
         """Count `seconds` of this machine's time."""
+        self.machine_seconds += seconds
         self.elapsed += seconds / self.rate
         return self.elapsed

@@ -12,23 +12,26 @@ Rules whose `[timing] clock` is "reference" therefore count submission time in *
 seconds*: seconds on the machine that set the workload's budget. The workload's reference point
 is the baseline configuration that set its target (`workloads/targets/<workload>.json`,
 "chosen"); on that machine one of its training steps took `Reference.step_seconds` (the median,
-over the target-setting seeds that met the target, of time to target / steps to target). Before
-a trial, and before its submission is imported, the harness times the reference point's steps on
-this machine (`measure_step_seconds`: the same training step and batches the loop runs, in
-chunks synchronised as the loop synchronises them, the median of several bursts). With
+over the target-setting seeds that met the target, of time to target / steps to target). A trial
+trains that reference point beside itself on this machine (`ReferenceSteps`): for
+`INITIAL_SECONDS` before the trial, before its submission is imported, and then after every
+evaluation for `SHARE` of the machine seconds the trial's clock has timed, so that the reference
+is timed through the whole trial at the machine's speed of each moment. With
 
-    rate = measured seconds per reference step / `Reference.step_seconds`,
+    rate = this machine's mean seconds per reference step so far / `Reference.step_seconds`,
 
-the trial's clock advances 1 / rate reference seconds per second it measures
-(`bench.protocol.SubmissionClock`): a machine twice as slow gives twice the seconds, and the
-same budget, evaluation times and times to target in reference seconds.
+the clock (`bench.protocol.SubmissionClock`) counts 1 / rate reference seconds per second it
+measures: a machine twice as slow gives twice the seconds, and the same budget, evaluation times
+and times to target in reference seconds.
 
-What it does not remove: a change of speed during the trial (the rate is measured once, before
-it), the burst-to-burst noise of the measurement (a few percent; benchmarks/reference_clock.py
-measures it), and differences in how machines favour one optimizer's operations over another's
-(a rate is one number per workload). The measurement runs before the submission is imported,
-so its code cannot slow the reference down; like the clock's own total it is a number the
-harness keeps in the trial's process (see `bench.tamper`).
+Why beside the trial and not once before it: the development machine's speed wanders by 10-30%
+within seconds (benchmarks/reference_clock.py), so one second of timing before a trial carries
+that error into all of the trial's times. What it does not remove: the rate of the first spans
+is that of the first timings, and machines that favour one optimizer's operations over another's
+still differ (a rate is one number per workload). The reference is compiled and first timed
+before the submission is imported; afterwards its class is among the harness objects checked for
+tampering (`bench.tamper`), while its totals, like the clock's, are numbers the harness keeps in
+the trial's process.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ import numpy as np
 
 from bench import devices
 
-BURSTS = 7  # bursts of training steps timed; their median per-step time is the measurement
-BURST_SECONDS = 0.15  # about this long each
+WITHOUT_NORM = np.bool_(False)  # the training step's `with_grad_norm`: no gradient norms
+
+INITIAL_SECONDS = 0.5  # the reference is timed this long before the trial starts
+SHARE = 0.1  # then for this share of the machine seconds the trial's clock times
 CHUNK_SECONDS = 0.02  # synchronised every ~20 ms, as the training loop does (bench.trial.loop)
 MAX_CHUNK = 64
 
@@ -70,8 +75,8 @@ def reference_from_report(report: dict) -> Reference:
     per_step = [seed["time_to_target"] / seed["steps_to_target"] for seed in report["seeds"]
                 if seed.get("time_to_target") and seed.get("steps_to_target")]
     if not per_step:
-        raise NoReferenceError(f"{report['workload']}: no target-setting seed met the target, so "
-                             "the report gives no step time to measure against")
+        raise NoReferenceError(f"{report['workload']}: no target-setting seed met the target, "
+                               "so the report gives no step time to measure against")
     chosen = report["chosen"]
     return Reference(report["workload"], chosen["submission"], dict(chosen["hparams"]),
                      statistics.median(per_step))
@@ -85,25 +90,8 @@ def reference_for(workload_name: str) -> Reference:
         report = reports.read_report(workload_name)
     except FileNotFoundError as error:
         raise NoReferenceError(f"{workload_name} has no target-setting report, so no reference "
-                             f"point for a clock in reference seconds ({error})") from None
+                               f"point for a clock in reference seconds ({error})") from None
     return reference_from_report(report)
-
-
-@dataclasses.dataclass(frozen=True)
-class Measurement:
-    """This machine against a workload's reference: its seconds per reference step, and per
-    reference second (`rate`, what `bench.protocol.SubmissionClock` divides by)."""
-
-    step_seconds: float
-    rate: float
-
-
-def measure(workload, timer: Callable[[], float] = time.perf_counter) -> Measurement:
-    """Measure this machine against `workload`'s reference (its report in workloads/targets/).
-    `workload` must be loaded."""
-    reference = reference_for(workload.name)
-    step_seconds = measure_step_seconds(workload, reference, timer)
-    return Measurement(step_seconds, clock_rate(step_seconds, reference))
 
 
 def clock_rate(measured_step_seconds: float, reference: Reference) -> float:
@@ -113,44 +101,81 @@ def clock_rate(measured_step_seconds: float, reference: Reference) -> float:
     return measured_step_seconds / reference.step_seconds
 
 
-def measure_step_seconds(workload, reference: Reference,
-                         timer: Callable[[], float] = time.perf_counter) -> float:
-    """Seconds one training step of `reference`'s configuration takes on this machine now: the
-    median per-step time of `BURSTS` bursts of about `BURST_SECONDS` each, after two steps that
-    compile. Batches come from the workload's training stream (seed 0), placed as the loop
-    places them. `workload` must be loaded (its data)."""
-    from bench import registry
-    from bench.submission import resolve_hparams
-    from bench.trial.loop import WITHOUT_NORM, make_train_step
+class ReferenceSteps:
+    """The workload's reference point, compiled and training in bursts beside a trial.
 
-    submission = registry.get_submission(reference.submission)
-    params, model_state = workload.init(jax.random.key(0))
-    optimizer = submission.make_optimizer(resolve_hparams(submission, reference.hparams),
-                                          workload.info(params))
-    state = [params, model_state, optimizer.init(params), 0]  # ..., steps taken
-    train_step, rng = make_train_step(workload, optimizer), jax.random.key(1)
-    source = workload.train_batches(workload.spec.batch_size, 0)
-    batches = devices.batch_stream(source, devices.batch_placer(devices.data_mesh(),
-                                                                workload.spec.batch_size))
+    `catch_up(machine_seconds)` trains it until its own timed seconds are `INITIAL_SECONDS` plus
+    `SHARE` of `machine_seconds` (the machine seconds the trial's clock has timed so far), in
+    chunks synchronised as the training loop synchronises its own. `step_seconds` is its mean
+    time per step so far and `rate` that over the reference's `step_seconds`: so the rate is
+    sampled through the whole trial, at the machine's speed of each moment, not only before it.
+    Batches come from the workload's training stream (seed 0), placed as the loop places them;
+    `workload` must be loaded. The two steps that compile are not timed."""
 
-    def run(count: int) -> float:
-        """Seconds `count` steps take, synchronised at the end."""
-        start = timer()
-        params, model_state, opt_state, step = state
-        for index in range(step, step + count):
-            params, model_state, opt_state, _ = train_step(
-                params, model_state, opt_state, next(batches), rng, np.int32(index), WITHOUT_NORM)
+    def __init__(self, workload, reference: Reference,
+                 timer: Callable[[], float] = time.perf_counter):
+        from bench import registry
+        from bench.submission import resolve_hparams
+        from bench.trial.loop import make_train_step
+
+        submission = registry.get_submission(reference.submission)
+        params, model_state = workload.init(jax.random.key(0))
+        optimizer = submission.make_optimizer(resolve_hparams(submission, reference.hparams),
+                                              workload.info(params))
+        self.reference, self.timer = reference, timer
+        self.state = (params, model_state, optimizer.init(params))
+        self.train_step, self.rng = make_train_step(workload, optimizer), jax.random.key(1)
+        size = workload.spec.batch_size
+        self.batches = devices.batch_stream(workload.train_batches(size, 0),
+                                            devices.batch_placer(devices.data_mesh(), size))
+        self.taken = 0  # steps trained, the compiling ones included
+        self.steps, self.seconds = 0, 0.0  # steps timed, and the machine seconds they took
+        self.run(2)
+        self.steps, self.seconds = 0, 0.0
+
+    def run(self, count: int) -> None:
+        """Train `count` steps, synchronised at the end, and count their seconds."""
+        start = self.timer()
+        params, model_state, opt_state = self.state
+        for index in range(self.taken, self.taken + count):
+            params, model_state, opt_state, _ = self.train_step(
+                params, model_state, opt_state, next(self.batches), self.rng, np.int32(index),
+                WITHOUT_NORM)
         jax.block_until_ready(params)
-        state[:] = [params, model_state, opt_state, step + count]
-        return timer() - start
+        self.state = (params, model_state, opt_state)
+        self.seconds += self.timer() - start
+        self.steps += count
+        self.taken += count
 
-    try:
-        run(2)  # compiles
-        per_step = run(2) / 2
-        chunk = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / per_step)))
-        chunks = max(1, round(BURST_SECONDS / (chunk * per_step)))
-        bursts = [sum(run(chunk) for _ in range(chunks)) / (chunk * chunks)
-                  for _ in range(BURSTS)]
-    finally:
-        batches.close()
-    return statistics.median(bursts)
+    def catch_up(self, machine_seconds: float) -> None:
+        """Train until the timed seconds reach INITIAL_SECONDS + SHARE x `machine_seconds`."""
+        goal = INITIAL_SECONDS + SHARE * machine_seconds
+        while self.seconds < goal:
+            if self.steps == 0:
+                self.run(1)
+                continue
+            wanted = (goal - self.seconds) / self.step_seconds
+            self.run(max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / self.step_seconds), round(wanted))))
+
+    @property
+    def step_seconds(self) -> float:
+        """Mean machine seconds per reference step so far."""
+        if not self.steps:
+            raise RuntimeError("no reference step timed yet: call catch_up first")
+        return self.seconds / self.steps
+
+    @property
+    def rate(self) -> float:
+        """Seconds this machine takes per reference second, so far."""
+        return self.step_seconds / self.reference.step_seconds
+
+    def close(self) -> None:
+        self.batches.close()
+
+
+def start(workload, timer: Callable[[], float] = time.perf_counter) -> ReferenceSteps:
+    """`workload`'s reference (its report in workloads/targets/) compiled and timed for
+    `INITIAL_SECONDS`: the rate a trial starts with."""
+    steps = ReferenceSteps(workload, reference_for(workload.name), timer)
+    steps.catch_up(0.0)
+    return steps

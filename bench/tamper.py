@@ -25,7 +25,7 @@ from typing import Any
 import jax
 import optax
 
-from bench import protocol, workload as workload_module
+from bench import protocol, speed, workload as workload_module
 
 Fingerprint = dict[str, Any]
 
@@ -78,13 +78,16 @@ TIMING_FUNCTIONS: dict[str, Callable[[], Any]] = {
 }
 
 
-def fingerprint(workload: Any, clock: Any = None, train_step: Any = None) -> Fingerprint:
+def fingerprint(workload: Any, clock: Any = None, train_step: Any = None,
+                reference: Any = None) -> Fingerprint:
     """The identities of the objects a trial's result depends on, by name.
 
     `workload`: its class's methods (the target test, evaluation, loss), methods patched on the
     instance, its spec's values. `clock` (a `SubmissionClock`): its class and the callables the
-    instance holds (its timer). `train_step`: the step function. Always: the timing and
-    differentiation functions the harness calls through their modules.
+    instance holds (its timer). `train_step`: the step function. `reference` (a
+    `bench.speed.ReferenceSteps`, which sets the clock's rate): the callables it holds (its timer,
+    its training step). Always: the classes of the clock and of the reference steps, and the
+    timing and differentiation functions the harness calls through their modules.
     """
     found: Fingerprint = {"spec": spec_fields(workload.spec), "spec object": id(workload.spec)}
     found.update(class_identity(type(workload)))
@@ -95,6 +98,11 @@ def fingerprint(workload: Any, clock: Any = None, train_step: Any = None) -> Fin
         found["clock class"] = id(type(clock))
         found.update({f"clock.{name}": function_identity(value)
                       for name, value in vars(clock).items() if callable(value)})
+    found.update(class_identity(speed.ReferenceSteps))
+    if reference is not None:
+        found["reference class"] = id(type(reference))
+        found.update({f"reference.{name}": function_identity(value)
+                      for name, value in vars(reference).items() if callable(value)})
     if train_step is not None:
         found["train step"] = function_identity(train_step)
     for name, get in TIMING_FUNCTIONS.items():
@@ -131,10 +139,10 @@ class TamperedError(RuntimeError):
     """The harness objects changed while a submission was loaded; the message names them."""
 
 
-def verify(reference: Fingerprint, workload: Any, clock: Any = None, train_step: Any = None,
-           when: str = "") -> None:
-    """Raise `TamperedError` when the objects differ from `reference`."""
-    names = changed(reference, fingerprint(workload, clock, train_step))
+def verify(noted: Fingerprint, workload: Any, clock: Any = None, train_step: Any = None,
+           when: str = "", reference: Any = None) -> None:
+    """Raise `TamperedError` when the objects differ from what `noted` fingerprinted."""
+    names = changed(noted, fingerprint(workload, clock, train_step, reference))
     if names:
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         raise TamperedError(f"harness objects changed {when}: {shown}".replace("  ", " "))

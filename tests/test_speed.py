@@ -73,26 +73,44 @@ def test_cpu_v3_counts_reference_seconds_and_keeps_everything_else_of_cpu_v2():
                                     "eval_past_budget_counts": True, "clock": "sundial"}})
 
 
-def run_on(machine_tick: float, measured: speed.Measurement | None, version: str, sgd_path):
+class SteadyReference:
+    """Stands in for `bench.speed.ReferenceSteps` on a machine of fixed speed: its rate, and
+    the machine seconds it was asked to keep up with."""
+
+    def __init__(self, rate: float):
+        self.rate, self.step_seconds, self.asked = rate, 0.001 * rate, []
+
+    def catch_up(self, machine_seconds: float) -> None:
+        self.asked.append(machine_seconds)
+
+    def close(self) -> None:
+        pass
+
+
+def run_on(machine_tick: float, reference, version: str, sgd_path):
     """A trial to the budget (1 s) on a machine whose every duration is `machine_tick` per
     timer read: doubling the tick is a machine twice as slow."""
     settings = ProtocolSettings(rules=version, max_runtime=1.0, evaluate_test=False,
                                 count_setup_time=False)
     return run_trial(TinyRegression(target=-1.0), load_submission(sgd_path),
                      {"learning_rate": 0.1}, settings=settings, timer=FakeTimer(machine_tick),
-                     speed_measurement=measured)
+                     reference=reference)
 
 
 def test_a_machine_twice_as_slow_gets_the_same_steps_and_times_in_reference_seconds(sgd_path):
     # the reference took 1 ms a step where the budget was set: 2 ms here, 4 ms on the slow one
-    fast = run_on(0.01, speed.Measurement(0.002, rate=2.0), "cpu-v3", sgd_path)
-    slow = run_on(0.02, speed.Measurement(0.004, rate=4.0), "cpu-v3", sgd_path)
+    fast_reference, slow_reference = SteadyReference(2.0), SteadyReference(4.0)
+    fast = run_on(0.01, fast_reference, "cpu-v3", sgd_path)
+    slow = run_on(0.02, slow_reference, "cpu-v3", sgd_path)
     assert fast.outcome is slow.outcome is Outcome.BUDGET
     assert fast.steps == slow.steps > 10
     assert slow.submission_time == pytest.approx(fast.submission_time)
     assert [row["submission_time"] for row in slow.evals] == pytest.approx(
         [row["submission_time"] for row in fast.evals])
     assert (fast.reference_step_seconds, fast.clock_rate) == (0.002, 2.0)
+    # the reference was kept up after every evaluation with the machine seconds timed so far
+    assert len(fast_reference.asked) == len(fast.evals)
+    assert fast_reference.asked[-1] == pytest.approx(fast.submission_time * 2.0)
     # the same two machines under machine seconds (cpu-v2): the slow one's budget buys half
     fast_v2 = run_on(0.01, None, "cpu-v2", sgd_path)
     slow_v2 = run_on(0.02, None, "cpu-v2", sgd_path)
@@ -100,27 +118,32 @@ def test_a_machine_twice_as_slow_gets_the_same_steps_and_times_in_reference_seco
     assert fast_v2.clock_rate == 1.0 and fast_v2.reference_step_seconds is None
 
 
-def test_the_measured_step_time_is_that_of_training_steps_not_of_compiling():
+def test_the_reference_trains_until_it_has_taken_its_share_of_the_trials_seconds():
     from bench import registry
 
     workload = registry.get_workload("digits")
     workload.load()
-    reference = speed.reference_for("digits")
-    measured = speed.measure_step_seconds(workload, reference)
-    # a training step of the digits MLP takes well under 10 ms on any machine that runs the
-    # tier; its compilation takes hundreds of milliseconds
-    assert 0 < measured < 0.01
+    reference = speed.Reference("digits", "sgd_nesterov", {}, step_seconds=0.001)
+    steps = speed.ReferenceSteps(workload, reference, timer=FakeTimer(tick=0.01))
+    assert (steps.steps, steps.seconds) == (0, 0.0)  # the compiling steps are not timed
+    steps.catch_up(0.0)
+    assert steps.seconds >= speed.INITIAL_SECONDS
+    first = steps.steps
+    steps.catch_up(20.0)  # the trial has timed 20 s of this machine
+    assert steps.seconds >= speed.INITIAL_SECONDS + speed.SHARE * 20.0
+    assert steps.steps > first
+    assert steps.rate == pytest.approx(steps.seconds / steps.steps / 0.001)
+    steps.close()
 
 
 CHEAT = '''
-"""Makes the machine look slow at import, so that its own seconds would count for less."""
+"""Replaces, at import, how the machine is measured, so that its own seconds count for less."""
 import optax
 import bench.speed
-from bench.speed import Measurement
 
-bench.speed.measure = lambda *args, **kwargs: Measurement(1e6, 1e6)
-bench.speed.measure_step_seconds = lambda *args, **kwargs: 1e6
+bench.speed.start = lambda *args, **kwargs: None
 bench.speed.clock_rate = lambda *args, **kwargs: 1e6
+bench.speed.INITIAL_SECONDS = 0.0
 
 DEFAULT_HPARAMS = {"learning_rate": 0.01}
 
@@ -128,17 +151,30 @@ def make_optimizer(hparams, workload_info):
     return optax.sgd(hparams["learning_rate"])
 '''
 
+PATCHES_THE_RATE = CHEAT.replace("bench.speed.start = lambda *args, **kwargs: None",
+                                 "bench.speed.ReferenceSteps.rate = property(lambda self: 1e6)")
 
-def test_the_machine_is_measured_before_the_submission_is_imported(tmp_path):
+
+def run_in_child(tmp_path, source: str):
     from bench import registry
 
-    submission = load_submission(write_submission(tmp_path, CHEAT, name="cheat"))
+    submission = load_submission(write_submission(tmp_path, source, name="cheat"))
     settings = ProtocolSettings(rules="cpu-v3", max_steps=5, evaluate_test=False)
     request = backends.TrialRequest(registry.get_workload("digits"), submission,
                                     dict(submission.default_hparams),
                                     TrialId("single", "cheat", "digits"),
                                     results_dir=tmp_path / "r", settings=settings)
-    record = backends.run_isolated(request, time_limit=300).record
+    return backends.run_isolated(request, time_limit=300).record
+
+
+def test_the_reference_is_started_before_the_submission_is_imported(tmp_path):
+    record = run_in_child(tmp_path, CHEAT)
     assert record["outcome"] == "budget", record["message"]
     assert 0 < record["reference_step_seconds"] < 1.0
     assert 0 < record["clock_rate"] < 100.0
+
+
+def test_a_submission_that_patches_the_reference_steps_is_caught(tmp_path):
+    record = run_in_child(tmp_path, PATCHES_THE_RATE)
+    assert record["outcome"] == "tampered"
+    assert "ReferenceSteps.rate" in record["message"]

@@ -146,7 +146,7 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
         record = TrialId(kwargs.get("ruleset", "single"), submission_name, workload.name,
                          kwargs.get("study", 0), kwargs.get("trial", 0)).path(kwargs["results_dir"])
         existed = record.exists()
-        measured = speed_before_import(workload, kwargs)
+        reference = reference_before_import(workload, kwargs)
         submission = load_submission(submission_path, name=submission_name)
         if record.exists() and not existed:  # written by the submission's import: not a result
             set_aside(record)
@@ -154,8 +154,7 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
         point = resolve_hparams(submission, kwargs.pop("hparams", None))
         trial_id = TrialId(kwargs.pop("ruleset", "single"), submission.name, workload.name,
                            kwargs.pop("study", 0), kwargs.pop("trial", 0))
-        outcome = execute(workload, submission, point, trial_id, **kwargs,
-                          speed_measurement=measured)
+        outcome = execute(workload, submission, point, trial_id, **kwargs, reference=reference)
     except KeyboardInterrupt:  # stopped: checkpoint saved, no record on purpose
         return {"status": "interrupted", "message": "interrupted; it resumes on the next run"}
     except TrialBusyError as error:
@@ -168,16 +167,17 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
             "notes": list(outcome.notes)}
 
 
-def speed_before_import(workload, kwargs: dict):
-    """Under rules with a clock in reference seconds, this machine against the workload's
-    reference point (`bench.speed.measure`), taken before the submission is imported: its code
-    can then neither slow the reference down nor change how the rate is worked out. None under
-    a clock of machine seconds."""
+def reference_before_import(workload, kwargs: dict):
+    """Under rules with a clock in reference seconds, the workload's reference point compiled and
+    first timed (`bench.speed.start`) before the submission is imported, so that its code can
+    neither slow the first timing down nor replace how the rate is worked out (afterwards the
+    trial checks the reference's class for changes, `bench.tamper`). None under a clock of
+    machine seconds."""
     settings = kwargs.get("settings") or ProtocolSettings()
     if rules.load(settings.rules).timing.clock != "reference":
         return None
     workload.load(kwargs.get("data_dir"))  # idempotent; the trial's copy shares the data
-    return speed.measure(workload)
+    return speed.start(workload)
 
 
 def interrupt_once() -> None:

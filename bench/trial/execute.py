@@ -167,10 +167,10 @@ def execute(
     on_progress: Callable[[Progress], None] | None = None,
     checkpoint_every: float = 60.0,
     wait: bool = False,
-    speed_measurement=None,
+    reference=None,
 ) -> RunOutcome:
     """Run one trial (resolved hyperparameters `point`) and record it; see the module docstring.
-    `speed_measurement`: see `bench.trial.loop.run_trial`."""
+    `reference`: see `bench.trial.loop.run_trial`."""
     path = trial_id.path(results_dir)
     done = finished_outcome(path, point, seed, force)
     if done is not None:
@@ -191,7 +191,7 @@ def execute(
         notes += check_checkpoint(plan.path, point, seed, resolved)
         workload.load(data_dir)
         train = dict(seed=seed, settings=settings, on_progress=on_progress, checkpoint=plan,
-                     speed_measurement=speed_measurement)
+                     reference=reference)
         try:
             result = run_trial(workload, submission, point, **train)
         except ckpt.CheckpointError as error:  # its state does not fit: set it aside, start again

@@ -330,7 +330,7 @@ def run_trial(
     on_progress: Callable[[Progress], None] | None = None,
     timer: Callable[[], float] = time.perf_counter,
     checkpoint: CheckpointPlan | None = None,
-    speed_measurement: speed.Measurement | None = None,
+    reference: speed.ReferenceSteps | None = None,
 ) -> TrialResult:
     """Train until target, budget or divergence; never raises for a failing submission.
 
@@ -339,10 +339,11 @@ def run_trial(
     of the same hyperparameters, seed and settings with its submission time restored. A checkpoint
     that cannot be restored raises `CheckpointError`; one that cannot be written `HarnessError`.
 
-    Under rules whose clock is in reference seconds (`bench.speed`), `speed_measurement` is this
-    machine against the workload's reference point, measured before the submission was imported
-    (`bench.trial.backends.run_in_child`); None measures it here, for a trusted submission.
-    A workload without a reference point raises `bench.speed.NoReferenceError`.
+    Under rules whose clock is in reference seconds (`bench.speed`), `reference` is the
+    workload's reference point, compiled and first timed before the submission was imported
+    (`bench.trial.backends.run_in_child`), which the trial trains beside itself; None starts it
+    here, for a trusted submission (and closes it). A workload without a reference point raises
+    `bench.speed.NoReferenceError`.
     """
     workload = with_rules(workload, settings.rules)
     if settings.step_hint is not None:  # target setting: the step hint it tunes at
@@ -354,11 +355,12 @@ def run_trial(
         outcome=Outcome.ERROR, message="", seed=seed, hparams=dict(hparams),
         batch_size=workload.spec.batch_size, settings=settings,
     )
-    if rules.load(settings.rules).timing.clock == "reference":
-        measured = speed_measurement or speed.measure(workload, timer)
-        result.reference_step_seconds, result.clock_rate = measured.step_seconds, measured.rate
+    owned = None  # a reference this trial started, so closes
+    if rules.load(settings.rules).timing.clock == "reference" and reference is None:
+        reference = owned = speed.start(workload, timer)
     try:
-        TrainingLoop(workload, submission, result, on_progress, timer, checkpoint).run()
+        TrainingLoop(workload, submission, result, on_progress, timer, checkpoint,
+                     reference).run()
     except HarnessError:  # the harness failed, not the submission: nothing to record
         raise
     except tamper.TamperedError as error:  # the submission changed the harness's objects
@@ -367,6 +369,9 @@ def run_trial(
         result.outcome = Outcome.ERROR
         frames = traceback.format_exception(error)
         result.message = f"{type(error).__name__}: {error}\n{''.join(frames[-6:])}"
+    finally:
+        if owned is not None:
+            owned.close()
     result.wall_time += timer() - wall_start
     return result
 
@@ -375,12 +380,13 @@ class TrainingLoop:
     """The state of one trial's training and its phases (see the module docstring)."""
 
     def __init__(self, workload, submission, result: TrialResult, on_progress, timer,
-                 checkpoint: CheckpointPlan | None):
+                 checkpoint: CheckpointPlan | None, reference=None):
         self.workload, self.submission, self.result = workload, submission, result
         self.settings: ProtocolSettings = result.settings
         self.on_progress = on_progress or (lambda progress: None)
         self.timer, self.plan = timer, checkpoint
-        self.clock = SubmissionClock(timer, result.clock_rate)
+        self.reference = reference  # a bench.speed.ReferenceSteps: the clock's rate, or None
+        self.clock = SubmissionClock(timer, 1.0 if reference is None else reference.rate)
         self.curve = Curve()
         self.step = 0
         self.next_eval = self.settings.eval_period
@@ -567,7 +573,8 @@ class TrainingLoop:
             self.clock.add(sum(value or 0.0 for value in self.result.setup_time.values()))
         if self.settings.count_compile_time:
             self.clock.add(self.result.compile_time)
-        self.untouched = tamper.fingerprint(self.workload, self.clock, self.train_step)
+        self.untouched = tamper.fingerprint(self.workload, self.clock, self.train_step,
+                                            self.reference)
 
     def check_no_new_threads(self) -> None:
         """No Python thread beyond those alive before the import and the workload's own."""
@@ -576,7 +583,7 @@ class TrainingLoop:
 
     def check_untouched(self) -> None:
         tamper.verify(self.untouched, self.workload, self.clock, self.train_step,
-                      when=f"by step {self.step}")
+                      when=f"by step {self.step}", reference=self.reference)
 
     # --------------------------------------------------------------------------- resume
 
@@ -769,8 +776,19 @@ class TrainingLoop:
         if self.trainer is not None:
             self.trainer.observe_eval(self.step, row)
         self.check_untouched()  # eval_params ran the submission's code
+        self.pace_reference()
         self.notify("eval", row)
         return hit
+
+    def pace_reference(self) -> None:
+        """Clock in reference seconds: train the reference point for its share of the seconds
+        timed so far, and count the next spans at the rate it now gives (`bench.speed`)."""
+        if self.reference is None:
+            return
+        self.reference.catch_up(self.clock.machine_seconds)
+        self.clock.rate = self.reference.rate
+        self.result.reference_step_seconds = self.reference.step_seconds
+        self.result.clock_rate = self.clock.rate
 
     def test_due(self, ends_trial: bool) -> bool:
         """Whether this evaluation also covers the test split (the resolved `ProtocolSettings`)."""

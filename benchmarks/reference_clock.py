@@ -1,0 +1,93 @@
+"""The clock in reference seconds (rules cpu-v3, bench/speed.py) against the machine's own seconds.
+
+Two questions, measured side by side in one run:
+
+1. How steady is the machine's speed? Each workload's reference point trains for `--windows`
+   windows of `--window-seconds` in this process: how far one window's step time strays from
+   their mean is the error a rate timed once, in one such window, before a trial would carry
+   (which is why a trial times the reference through its whole length). The mean against the
+   report says how much slower or faster this machine is than the one that set the budget.
+2. Does a trial's submission time stay put on a slower machine? The same trial (nadamw's default
+   point, `--steps` steps, a `bench run` process) runs on both cores and then kept to one
+   (`taskset -c 0`: a slower machine), under cpu-v2 (machine seconds) and cpu-v3 (reference
+   seconds): the slowdown each clock shows is the ratio one core / two (1.0: it did not see it).
+
+    python benchmarks/reference_clock.py [-w synthetic_lm -w mnist1d_mlp] [--windows 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import registry, speed
+
+STEPS = {"synthetic_lm": 1500, "mnist1d_mlp": 12000, "mnist1d": 6000, "digits_autoencoder": 10000,
+         "modular_arithmetic": 2000}
+
+
+def window_spread(workload_name: str, windows: int, seconds: float) -> None:
+    """The reference point's step time over successive windows of `seconds`: how far one
+    window's rate strays from the mean over all of them."""
+    workload = registry.get_workload(workload_name)
+    workload.load()
+    reference = speed.reference_for(workload_name)
+    steps = speed.ReferenceSteps(workload, reference)
+    per_window = []
+    for _ in range(windows):
+        before_seconds, before_steps = steps.seconds, steps.steps
+        steps.catch_up((steps.seconds + seconds - speed.INITIAL_SECONDS) / speed.SHARE)
+        per_window.append((steps.seconds - before_seconds) / (steps.steps - before_steps))
+    steps.close()
+    mean = steps.step_seconds
+    print(f"{workload_name}: reference {reference.submission}, {reference.step_seconds * 1e3:.3f} "
+          f"ms a step where its budget was set; here {mean * 1e3:.3f} ms (rate "
+          f"{mean / reference.step_seconds:.2f}); {windows} windows of {seconds:g} s within "
+          f"{min(per_window) / mean:.3f}-{max(per_window) / mean:.3f} of the mean", flush=True)
+
+
+def trial_seconds(workload_name: str, rules: str, steps: int, cores: str,
+                  results_dir: Path) -> float:
+    """Submission time of nadamw's default point for `steps` steps, in a `bench run` process
+    kept to `cores` (taskset's list), under `rules`."""
+    out = results_dir / f"{rules}-{cores}"
+    command = ["taskset", "-c", cores, sys.executable, "-m", "bench.cli", "run", "-w",
+               workload_name, "-s", "nadamw", "--rules", rules, "--max-steps", str(steps),
+               "--max-runtime", "1e9", "--results-dir", str(out), "--json"]
+    subprocess.run(command, check=True, capture_output=True)
+    record = json.loads(next(out.rglob("trial_0.json")).read_text())
+    return record["submission_time"]
+
+
+def slowdown_seen(workload_name: str, steps: int) -> None:
+    """The same trial on both cores and on one: the slowdown each clock shows."""
+    with tempfile.TemporaryDirectory() as directory:
+        for rules, unit in (("cpu-v2", "machine"), ("cpu-v3", "reference")):
+            both = trial_seconds(workload_name, rules, steps, "0,1", Path(directory))
+            one = trial_seconds(workload_name, rules, steps, "0", Path(directory))
+            print(f"{workload_name} {rules}: {steps} steps in {both:.2f} {unit} s on 2 cores, "
+                  f"{one:.2f} on 1 core: x{one / both:.2f}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-w", "--workload", action="append", dest="workloads")
+    parser.add_argument("--windows", type=int, default=8)
+    parser.add_argument("--window-seconds", type=float, default=1.0)
+    parser.add_argument("--steps", type=int, help="Steps of each trial (default: about 10 s "
+                        "on the development machine)")
+    args = parser.parse_args()
+    workloads = args.workloads or ["synthetic_lm", "mnist1d_mlp"]
+    for name in workloads:
+        window_spread(name, args.windows, args.window_seconds)
+    for name in workloads:
+        slowdown_seen(name, args.steps or STEPS[name])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
