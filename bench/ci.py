@@ -12,9 +12,10 @@ that no longer fit are not run, and the report says so.
 
 The reference leaderboard (`results/reference/<ruleset>/leaderboard.json`, written by
 `bench score`) keeps every study's time and steps per submission and workload, so the new
-submission is ranked against the reference submissions without their records. Times are only
-compared when the CI machine has the reference's hardware fingerprint; elsewhere the ranking
-uses steps to target, and the report says so.
+submission is ranked against the reference submissions without their records. Under a clock
+of machine seconds, times are only compared when the CI machine has the reference's hardware
+fingerprint, elsewhere the ranking uses steps to target and the report says so; under a clock
+in reference seconds (rules cpu-v3, `bench.speed`) times compare on any machine.
 
 Exit status: non-zero when the submission is invalid (a failed check, a tampered or refused
 record); a valid submission that scores poorly still passes, the report shows how it compares.
@@ -30,7 +31,7 @@ import math
 import time
 from pathlib import Path
 
-from bench import api, environment, registry, scoring, trust, tuning
+from bench import api, environment, registry, rules, scoring, trust, tuning
 from bench.check import CheckResult, review_submission
 from bench.protocol import ProtocolSettings
 from bench.trial.record import DEFAULT_RULES as RULES_BEFORE_THE_FIELD
@@ -242,7 +243,7 @@ def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiRes
                       "Regenerate the reference (scripts/reference/run.py)."]
         return CiResult(valid, "\n".join(lines) + "\n")
     here = environment.hardware()["fingerprint"]  # this machine's, not what records claim
-    measure = "time" if here in set(reference.get("hardware", [])) else "steps"
+    measure = compared_by(theirs, here, reference.get("hardware", []))
     entries = _reference_entries(reference, measure)
     entries.pop(name, None)
     entries[name] = scoring.study_table(records, measure).get(name, {})
@@ -257,6 +258,15 @@ def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiRes
                   "ranking compares steps to target, not seconds.", ""]
     lines += ranking_lines(scores, medians, ratios, bases, measure, name)
     return CiResult(valid, "\n".join(lines) + "\n", scores, measure)
+
+
+def compared_by(rules_version: str, here: str, reference_hardware) -> str:
+    """"time" when times compare between this machine (fingerprint `here`) and the reference
+    board's: under a clock in reference seconds (cpu-v3, `bench.speed`) on any machine, under a
+    clock of machine seconds only on a machine of the same fingerprint; "steps" otherwise."""
+    if rules.load(rules_version).timing.clock == "reference" or here in set(reference_hardware):
+        return "time"
+    return "steps"
 
 
 def ranking_lines(scores, medians, ratios, bases, measure: str, this: str) -> list[str]:

@@ -65,3 +65,11 @@ def test_a_reference_of_other_rules_is_not_ranked_against(tmp_path):
     text = ci_report(tmp_path, reference)
     assert "scored under rules cpu-v1, these trials ran under cpu-v2" in text
     assert "### Against the reference leaderboard" not in text
+
+
+def test_times_compare_across_machines_only_under_a_clock_in_reference_seconds():
+    from bench.ci import compared_by
+
+    assert compared_by("cpu-v3", "aaaa", ["bbbb"]) == "time"
+    assert compared_by("cpu-v2", "aaaa", ["bbbb"]) == "steps"
+    assert compared_by("cpu-v2", "aaaa", ["bbbb", "aaaa"]) == "time"
