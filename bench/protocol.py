@@ -26,6 +26,10 @@ Following AlgoPerf (Dahl et al. 2023, arXiv 2306.07179):
   its cache more than the algorithm). Likewise the submission's setup (import, make_optimizer,
   optimizer.init: AlgoPerf no, the cpu tier yes) and an evaluation past the budget (AlgoPerf
   v0.6 allows none).
+- The clock counts this machine's seconds, or, where the rules say so (the cpu tier since
+  cpu-v3), *reference seconds*: seconds of the machine that set the workload's budget, through
+  the speed of the workload's reference point trained beside the trial (`bench.speed`; the
+  clock's `rate`).
 """
 
 from __future__ import annotations
