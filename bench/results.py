@@ -8,7 +8,8 @@
 `trials` columns: the trial's place (ruleset, submission, workload, study, trial), its outcome,
 time- and steps-to-target (NaN when missed), the run's totals (steps, submission, evaluation,
 compilation and wall time), the workload's target (target_metric, validation_target,
-higher_is_better, variant_of), where it ran (hardware fingerprint, device kind and count), the
+higher_is_better, variant_of), where it ran (hardware fingerprint, device kind and count; under
+a clock in reference seconds, cpu-v3, also `clock_rate` and `reference_step_seconds`), the
 submission's source hash, the git commit, the record's path, and one `hparam.<name>` column per
 hyperparameter. `evals` columns: the five place columns, step, submission_time, metric (e.g.
 `validation/accuracy`) and value. Every record is checked against its JSON Schema
@@ -31,6 +32,7 @@ from bench.trial.record import RecordError, TrialId, read_record, record_paths
 PLACE = ["ruleset", "submission", "workload", "study", "trial"]
 TOTALS = ["steps", "submission_time", "eval_time", "compile_time", "wall_time",
           "data_wait_time", "device_count", "batch_size", "seed", "resumed"]
+CLOCK = ["clock_rate", "reference_step_seconds"]  # a clock in reference seconds (bench.speed)
 FORMATS = ("csv", "parquet")
 EVAL_KEYS = ("step", "submission_time")
 
@@ -61,7 +63,7 @@ def load(*sources: str | Path, validate: bool = True) -> Results:
 
 
 def trial_columns() -> list[str]:
-    return (PLACE + ["outcome", "time_to_target", "steps_to_target"] + TOTALS
+    return (PLACE + ["outcome", "time_to_target", "steps_to_target"] + TOTALS + CLOCK
             + ["target_metric", "validation_target", "higher_is_better", "variant_of",
                "hardware", "device_kind", "submission_sha256", "git_commit", "finished_at",
                "message", "path"])
@@ -74,7 +76,7 @@ def trial_row(record: Mapping, path: str | Path) -> dict:
     row = {key: record.get(key) for key in PLACE + ["outcome"]}
     row["time_to_target"] = _number(record.get("time_to_target"))
     row["steps_to_target"] = _number(record.get("steps_to_target"))
-    row.update({key: record.get(key) for key in TOTALS})
+    row.update({key: record.get(key) for key in TOTALS + CLOCK})
     row.update(
         target_metric=spec.get("target_metric"), validation_target=spec.get("validation_target"),
         higher_is_better=spec.get("higher_is_better"), variant_of=spec.get("variant_of"),

@@ -172,6 +172,9 @@ def test_the_reference_is_started_before_the_submission_is_imported(tmp_path):
     assert record["outcome"] == "budget", record["message"]
     assert 0 < record["reference_step_seconds"] < 1.0
     assert 0 < record["clock_rate"] < 100.0
+    from bench import results  # the rate is a column of the trials' table
+
+    assert results.load(tmp_path / "r").trials["clock_rate"].tolist() == [record["clock_rate"]]
 
 
 def test_a_submission_that_patches_the_reference_steps_is_caught(tmp_path):
