@@ -157,6 +157,20 @@ def test_unsteady_and_slow_trials_are_counted_from_the_records_evaluations(tmp_p
     assert reference.unsteady_trials(paths) == (2, 4)
 
 
+def test_the_clock_rates_of_a_board_are_the_extremes_over_its_records(tmp_path):
+    paths = []
+    for name, content in (("a", {"clock_rate": 2.5}), ("b", {"clock_rate": 3.25}),
+                          ("c", {}), ("d", "not json")):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(content if isinstance(content, str) else json.dumps(content))
+    assert reference.clock_rates(paths) == (2.5, 3.25)
+    assert reference.clock_rates(paths[2:]) is None
+    step = reference.Step("self", "nadamw", ("w",), ("w",), 3, 1)
+    text = reference.provenance("self", "cmd", [], "t0", "t1", {}, [step], 0, None,
+                                rates=(2.5, 3.25))
+    assert "took 2.50-3.25x the seconds of the machine that set the budgets" in text
+
+
 def test_a_rerun_skips_finished_studies(fake, tmp_path):
     fake()
     (tmp_path / "records/self/nadamw/mnist1d_mlp/study_1/trial_0.json").unlink()  # interrupted

@@ -173,8 +173,10 @@ def run_logged(argv: Sequence[str], log: Path, on_tick: Callable[[], None]) -> i
 
 def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, finished: str,
                hardware: dict, steps: Sequence[Step], seed_offset: int, commit: str | None,
-               limits: Sequence[str] = (), steadiness: tuple[int, int] = (0, 0)) -> str:
-    """OUT/<ruleset>/README.md: how this leaderboard was made."""
+               limits: Sequence[str] = (), steadiness: tuple[int, int] = (0, 0),
+               rates: tuple[float, float] | None = None) -> str:
+    """OUT/<ruleset>/README.md: how this leaderboard was made. `rates`: the lowest and highest
+    clock rate of its trials (`clock_rates`), under a clock in reference seconds."""
     ruleset_steps = [step for step in steps if step.ruleset == ruleset]
     first = ruleset_steps[0]
     trials = "one trial per study at the default point" if ruleset == "self" else (
@@ -193,6 +195,10 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         "or slow against the same trial in the other studies (the machine was busy; "
         "`python scripts/reference/steadiness.py RESULTS_DIR` lists them).",
     ]
+    if rates is not None:
+        lines.append(f"- Clock in reference seconds (bench/speed.py): this machine took "
+                     f"{rates[0]:.2f}-{rates[1]:.2f}x the seconds of the machine that set the "
+                     "budgets, trial by trial (the records' `clock_rate`).")
     if limits:
         lines.append(f"- Limited by `{' '.join(limits)}`: a smoke test, not a reference.")
     lines += ["", "The `bench` commands it ran (trial records stay outside the repository):", ""]
@@ -218,6 +224,20 @@ def unsteady_trials(paths: Sequence[Path]) -> tuple[int, int]:
         groups[(record.get("submission"), record.get("workload"))].append(record)
     flagged = sum(sum(steadiness.suspect(records)) for records in groups.values())
     return flagged, sum(len(records) for records in groups.values())
+
+
+def clock_rates(paths: Sequence[Path]) -> tuple[float, float] | None:
+    """The lowest and highest `clock_rate` over the readable trial records at `paths`; None when
+    none has one (a clock of machine seconds)."""
+    found = []
+    for path in paths:
+        try:
+            rate = json.loads(path.read_text()).get("clock_rate")
+        except (OSError, ValueError):
+            continue
+        if rate is not None:
+            found.append(rate)
+    return (min(found), max(found)) if found else None
 
 
 def archive_records(paths: Sequence[Path], results_dir: Path, archive: Path) -> int:
@@ -353,7 +373,8 @@ def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, comman
         paths = [path for step in steps if step.ruleset == ruleset
                  for path in step.record_paths(results_dir)]
         text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
-                          hardware, steps, seed_offset, commit, limits, unsteady_trials(paths))
+                          hardware, steps, seed_offset, commit, limits, unsteady_trials(paths),
+                          clock_rates(paths))
         (out / ruleset / "README.md").write_text(text)
         archive_records(paths, results_dir, out / ruleset / "records.tar.xz")
         console.print(f"{ruleset}: leaderboard in {out / ruleset}/leaderboard.md")
