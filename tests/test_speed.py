@@ -181,3 +181,16 @@ def test_a_submission_that_patches_the_reference_steps_is_caught(tmp_path):
     record = run_in_child(tmp_path, PATCHES_THE_RATE)
     assert record["outcome"] == "tampered"
     assert "ReferenceSteps.rate" in record["message"]
+
+
+def test_a_workload_without_a_reference_is_a_one_line_error_under_cpu_v3(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    result = CliRunner().invoke(main, ["run", "-w", "ogbg", "-s", "nadamw", "--rules", "cpu-v3",
+                                       "--fake-data", "--max-steps", "1",
+                                       "--results-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "ogbg has no target-setting report" in result.output
+    assert "Traceback" not in result.output

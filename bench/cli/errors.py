@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from bench import api, predict, refine, scoring, sensitivity, targets
+from bench import api, predict, refine, scoring, sensitivity, speed, targets
 from bench.cli.display import console
 from bench.trial.files import HarnessError
 from bench.trial.record import RecordError
@@ -42,6 +42,7 @@ USER_ERRORS = (
     sensitivity.SensitivityError,
     predict.PredictError,
     targets.TargetsError,
+    speed.NoReferenceError,
 )
 
 

@@ -159,7 +159,7 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
         return {"status": "interrupted", "message": "interrupted; it resumes on the next run"}
     except TrialBusyError as error:
         return {"status": "busy", "message": str(error)}
-    except (HarnessError, TrialConflictError, HparamsError) as error:
+    except (HarnessError, TrialConflictError, HparamsError, speed.NoReferenceError) as error:
         return {"status": "harness", "message": str(error)}
     finally:
         kill_process_group_members()
