@@ -156,9 +156,12 @@ PATCHES_THE_RATE = CHEAT.replace("bench.speed.start = lambda *args, **kwargs: No
 
 
 def run_in_child(tmp_path, source: str):
+    """The submission's trial in its own process; this process never imports it (importing it
+    here would patch this process's bench.speed for the tests that follow)."""
     from bench import registry
+    from bench.describe import describe_submission
 
-    submission = load_submission(write_submission(tmp_path, source, name="cheat"))
+    submission = describe_submission(write_submission(tmp_path, source, name="cheat"))
     settings = ProtocolSettings(rules="cpu-v3", max_steps=5, evaluate_test=False)
     request = backends.TrialRequest(registry.get_workload("digits"), submission,
                                     dict(submission.default_hparams),
