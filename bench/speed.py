@@ -94,13 +94,6 @@ def reference_for(workload_name: str) -> Reference:
     return reference_from_report(report)
 
 
-def clock_rate(measured_step_seconds: float, reference: Reference) -> float:
-    """Seconds this machine takes per reference second."""
-    if not measured_step_seconds > 0:
-        raise ValueError(f"a measured step time must be positive, not {measured_step_seconds}")
-    return measured_step_seconds / reference.step_seconds
-
-
 class ReferenceSteps:
     """The workload's reference point, compiled and training in bursts beside a trial.
 

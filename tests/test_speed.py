@@ -40,13 +40,6 @@ def test_every_cpu_workload_with_a_report_has_a_reference():
         speed.reference_for("imagenet_resnet")
 
 
-def test_the_rate_is_the_measured_step_time_over_the_references():
-    reference = speed.Reference("w", "sgd_nesterov", {}, step_seconds=0.003)
-    assert speed.clock_rate(0.0075, reference) == pytest.approx(2.5)
-    with pytest.raises(ValueError, match="positive"):
-        speed.clock_rate(0.0, reference)
-
-
 def test_a_clock_at_rate_two_counts_half_of_every_second():
     timer = FakeTimer(tick=1.0)
     clock = SubmissionClock(timer, rate=2.0)
@@ -142,7 +135,6 @@ import optax
 import bench.speed
 
 bench.speed.start = lambda *args, **kwargs: None
-bench.speed.clock_rate = lambda *args, **kwargs: 1e6
 bench.speed.INITIAL_SECONDS = 0.0
 
 DEFAULT_HPARAMS = {"learning_rate": 0.01}

@@ -17,9 +17,9 @@ dataclasses:
   or every fixed fraction of the step hint (the cpu tier since cpu-v2).
 
 `apply(rules, spec)` gives a `WorkloadSpec` the version's step hint, budget and targets, so that
-workload modules never import the rules. A version without a workload table (`cpu-v2`, `cpu-v3`) leaves the
-spec as its module defines it; one with `unlisted_workloads = "as_defined"` (`cpu-v1`, frozen at
-its last values) does so for the workloads its table does not list.
+workload modules never import the rules. A version without a workload table (`cpu-v2`,
+`cpu-v3`) leaves the spec as its module defines it; one with `unlisted_workloads = "as_defined"`
+(`cpu-v1`, frozen at its last values) does so for the workloads its table does not list.
 """
 
 from __future__ import annotations
