@@ -11,6 +11,11 @@ Two questions, measured side by side in one run:
    point, `--steps` steps, a `bench run` process) runs on both cores and then kept to one
    (`taskset -c 0`: a slower machine), under cpu-v2 (machine seconds) and cpu-v3 (reference
    seconds): the slowdown each clock shows is the ratio one core / two (1.0: it did not see it).
+3. How much does the reference's chunking move its step time? It trains in chunks of
+   `ReferenceSteps.chunk` steps between synchronisations (what the trial's loop gives it on its
+   clock in reference seconds) and, interleaved, in chunks a third that size (what sizing chunks
+   on this machine's own seconds gave at a rate of about 3, before 2026-12-01): the ratio is the
+   error such a rate carried, on a slow machine and not on a fast one.
 
     python benchmarks/reference_clock.py [-w synthetic_lm -w mnist1d_mlp] [--windows 8]
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +54,28 @@ def window_spread(workload_name: str, windows: int, seconds: float) -> None:
           f"ms a step where its budget was set; here {mean * 1e3:.3f} ms (rate "
           f"{mean / reference.step_seconds:.2f}); {windows} windows of {seconds:g} s within "
           f"{min(per_window) / mean:.3f}-{max(per_window) / mean:.3f} of the mean", flush=True)
+
+
+def chunking_cost(workload_name: str, rounds: int = 40) -> None:
+    """The reference's step time in chunks a third of `ReferenceSteps.chunk`, over that in
+    chunks of it: the median of `rounds` interleaved pairs of about 60 steps each."""
+    workload = registry.get_workload(workload_name)
+    workload.load()
+    steps = speed.ReferenceSteps(workload, speed.reference_for(workload_name))
+    large = steps.chunk
+    small = max(1, large // 3)
+    ratios = []
+    for _ in range(rounds):
+        per_step = []
+        for chunk in (small, large):
+            before_seconds, before_steps = steps.seconds, steps.steps
+            for _ in range(max(1, 60 // chunk)):
+                steps.run(chunk)
+            per_step.append((steps.seconds - before_seconds) / (steps.steps - before_steps))
+        ratios.append(per_step[0] / per_step[1])
+    steps.close()
+    print(f"{workload_name}: chunks of {small} steps take x{statistics.median(ratios):.3f} the "
+          f"time a step of chunks of {large} ({rounds} interleaved pairs)", flush=True)
 
 
 def trial_seconds(workload_name: str, rules: str, steps: int, cores: str,
@@ -86,6 +114,8 @@ def main() -> int:
         window_spread(name, args.windows, args.window_seconds)
     for name in workloads:
         slowdown_seen(name, args.steps or STEPS[name])
+    for name in workloads:
+        chunking_cost(name)
     return 0
 
 

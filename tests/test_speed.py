@@ -129,6 +129,26 @@ def test_the_reference_trains_until_it_has_taken_its_share_of_the_trials_seconds
     steps.close()
 
 
+def test_the_reference_synchronises_as_often_as_the_trial_on_any_machine():
+    # FakeTimer is a machine where each synchronised chunk costs one tick, however many steps it
+    # holds: the rates of two such machines compare as their ticks only if both chunk the
+    # reference alike, as the trial's loop chunks it (CHUNK_SECONDS of reference seconds).
+    from bench import registry
+
+    workload = registry.get_workload("digits")
+    workload.load()
+    reference = speed.Reference("digits", "sgd_nesterov", {}, step_seconds=0.001)
+    rates = []
+    for tick in (0.01, 0.03):
+        steps = speed.ReferenceSteps(workload, reference, timer=FakeTimer(tick))
+        steps.catch_up(20.0)
+        chunks = steps.seconds / tick
+        assert steps.steps / chunks == pytest.approx(0.02 / 0.001, rel=0.1)
+        rates.append(steps.rate)
+        steps.close()
+    assert rates[1] / rates[0] == pytest.approx(3.0, rel=0.03)
+
+
 CHEAT = '''
 """Replaces, at import, how the machine is measured, so that its own seconds count for less."""
 import optax
