@@ -14,9 +14,11 @@ is the baseline configuration that set its target (`workloads/targets/<workload>
 "chosen"); on that machine one of its training steps took `Reference.step_seconds` (the median,
 over the target-setting seeds that met the target, of time to target / steps to target). A trial
 trains that reference point beside itself on this machine (`ReferenceSteps`): for
-`INITIAL_SECONDS` before the trial, before its submission is imported, and then after every
-evaluation for `SHARE` of the machine seconds the trial's clock has timed, so that the reference
-is timed through the whole trial at the machine's speed of each moment. With
+`INITIAL_SECONDS` before the trial, before its submission is imported, and then between the
+trial's chunks of steps for `SHARE` of the machine seconds the trial's clock has timed, so that
+the reference is timed through the whole trial at the machine's speed of each moment. (Until
+2026-12-01 it caught up after each evaluation instead, in the state the evaluation left the
+caches in; the README's "How far to trust the cpu tier", item 4, compares the two.) With
 
     rate = this machine's mean seconds per reference step so far / `Reference.step_seconds`,
 

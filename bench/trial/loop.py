@@ -673,6 +673,7 @@ class TrainingLoop:
         last_checkpoint = last_notify = self.wall_at_start = self.timer()
         while True:
             span, dispatched = self.run_chunk()
+            self.pace_reference()
             if self.decide():
                 return
             self.chunk_size = next_chunk_size(self.step, span / dispatched, self.settings,
@@ -776,13 +777,15 @@ class TrainingLoop:
         if self.trainer is not None:
             self.trainer.observe_eval(self.step, row)
         self.check_untouched()  # eval_params ran the submission's code
-        self.pace_reference()
         self.notify("eval", row)
         return hit
 
     def pace_reference(self) -> None:
         """Clock in reference seconds: train the reference point for its share of the seconds
-        timed so far, and count the next spans at the rate it now gives (`bench.speed`)."""
+        timed so far, and count the next spans at the rate it now gives (`bench.speed`). Called
+        after every chunk, before any evaluation, so that the reference's chunks fall between
+        the trial's own, at the machine's speed of that moment and with the caches in the
+        state training leaves them (one of its chunks about every tenth of the trial's)."""
         if self.reference is None:
             return
         self.reference.catch_up(self.clock.machine_seconds)
