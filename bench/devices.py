@@ -1,10 +1,11 @@
 """Placing a trial on all local devices, and feeding them without making them wait.
 
-One device per trial (`bench study --jobs N` on a multi-accelerator machine): each trial's
-process calls `pin_to_device(slot)` before jax starts its backends. On NVIDIA GPUs the slot
-becomes `CUDA_VISIBLE_DEVICES` (the process sees, and allocates memory on, its one GPU only);
-elsewhere (CPU devices, including fake ones from XLA_FLAGS=--xla_force_host_platform_device_count)
-the mesh takes device `slot` of `jax.devices()`. The slot is kept in `BENCH_DEVICE_SLOT`.
+One device per trial (`bench study --jobs N`): each trial's process calls
+`pin_to_device(slot, N)` before jax starts its backends. On NVIDIA GPUs the slot becomes
+`CUDA_VISIBLE_DEVICES` (the process sees, and allocates memory on, its one GPU only); elsewhere
+(CPU devices, including fake ones from XLA_FLAGS=--xla_force_host_platform_device_count) the mesh
+takes device `slot` of `jax.devices()`, and the process is kept to its share of the CPUs. The
+slot is kept in `BENCH_DEVICE_SLOT`.
 
 Data parallelism with `jax.sharding`: a one-axis mesh ("data") over the local devices; every
 training batch is split along its first axis across the mesh; parameters, model state and
@@ -37,10 +38,14 @@ SLOT_VARIABLE = "BENCH_DEVICE_SLOT"
 NVIDIA_GPUS = "/proc/driver/nvidia/gpus"  # one entry per GPU; reading it starts no CUDA
 
 
-def pin_to_device(slot: int) -> None:
-    """Make this process train on one device, number `slot` (modulo the devices there are).
+def pin_to_device(slot: int, slots: int = 1) -> None:
+    """Make this process train on one device, number `slot` (modulo the devices there are), one
+    of `slots` trials running at once.
 
-    Call before jax's first use of a device: `CUDA_VISIBLE_DEVICES` is read when CUDA starts.
+    On a machine without GPUs the device is the CPU: with `slots` > 1 the process is kept to
+    its slot's share of the CPUs it may use (`cpu_share`), so that parallel trials do not take
+    each other's cores. Call before jax's first use of a device: `CUDA_VISIBLE_DEVICES` is read
+    when CUDA starts, and XLA's CPU threads are started on the CPUs allowed then.
     """
     os.environ[SLOT_VARIABLE] = str(slot)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -48,6 +53,19 @@ def pin_to_device(slot: int) -> None:
         [str(i) for i in range(len(os.listdir(NVIDIA_GPUS)))] if os.path.isdir(NVIDIA_GPUS) else [])
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    elif slots > 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpu_share(slot, slots, sorted(os.sched_getaffinity(0))))
+
+
+def cpu_share(slot: int, slots: int, cpus: list[int]) -> list[int]:
+    """The CPUs of trial slot `slot` of `slots` running at once: an equal, contiguous share of
+    `cpus` (the first slots take one more when they do not divide evenly), or, with fewer CPUs
+    than slots, the one CPU number `slot` modulo their count."""
+    if len(cpus) < slots:
+        return [cpus[slot % len(cpus)]]
+    size, extra = divmod(len(cpus), slots)
+    start = slot * size + min(slot, extra)
+    return cpus[start:start + size + (slot < extra)]
 
 
 def data_mesh(devices=None) -> Mesh:

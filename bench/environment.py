@@ -40,7 +40,10 @@ def hardware() -> dict:
         "cpu_count": os.cpu_count(),
     }
     digest = hashlib.sha256(repr(sorted(facts.items())).encode()).hexdigest()[:12]
-    return {**facts, "fingerprint": digest, "hostname": platform.node()}
+    # the CPUs this process may run on (fewer than cpu_count for one of parallel trials,
+    # `bench.devices.pin_to_device`): a fact of the run, not of the machine, so not fingerprinted
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {**facts, "fingerprint": digest, "hostname": platform.node(), "cpus": cpus}
 
 
 @functools.cache

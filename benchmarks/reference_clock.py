@@ -16,6 +16,10 @@ Two questions, measured side by side in one run:
    clock in reference seconds) and, interleaved, in chunks a third that size (what sizing chunks
    on this machine's own seconds gave at a rate of about 3, before 2026-12-01): the ratio is the
    error such a rate carried, on a slow machine and not on a fast one.
+4. Can trials run two at a time? The same trial alone on one core, and two copies at once, one
+   per core (`taskset`, as `bench study --jobs 2` keeps each process to its share of the CPUs),
+   `--rounds` times: machine seconds a step under cpu-v2 (does a neighbour slow a trial?) and
+   reference seconds a step under cpu-v3 (does the clock still count the same?).
 
     python benchmarks/reference_clock.py [-w synthetic_lm -w mnist1d_mlp] [--windows 8]
 """
@@ -28,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import registry, speed
@@ -91,6 +96,42 @@ def trial_seconds(workload_name: str, rules: str, steps: int, cores: str,
     return record["submission_time"]
 
 
+def seconds_per_step_at_once(workload_name: str, rules: str, steps: int,
+                             cores: Sequence[str], results_dir: Path) -> list[float]:
+    """Submission seconds a step of nadamw's default point, one `bench run` process per entry
+    of `cores` (taskset's lists), all started at once."""
+    outs = [results_dir / f"{rules}-{index}" for index in range(len(cores))]
+    processes = [subprocess.Popen(
+        ["taskset", "-c", core, sys.executable, "-m", "bench.cli", "run", "-w", workload_name,
+         "-s", "nadamw", "--rules", rules, "--max-steps", str(steps), "--max-runtime", "1e9",
+         "--results-dir", str(out), "--json"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL) for core, out in zip(cores, outs)]
+    per_step = []
+    for process, out in zip(processes, outs):
+        if process.wait() != 0:
+            raise RuntimeError(f"bench run failed for {workload_name} under {rules}")
+        record = json.loads(next(out.rglob("trial_0.json")).read_text())
+        per_step.append(record["submission_time"] / record["steps"])
+    return per_step
+
+
+def two_at_once(workload_name: str, steps: int, rounds: int) -> None:
+    """Per-step seconds of a trial alone on core 0 and of two at once on cores 0 and 1, under
+    both clocks, over `rounds` rounds: the pairs' median over the lone trials'."""
+    for rules, unit in (("cpu-v2", "machine"), ("cpu-v3", "reference")):
+        alone, paired = [], []
+        for round_ in range(rounds):
+            with tempfile.TemporaryDirectory() as directory:
+                alone += seconds_per_step_at_once(workload_name, rules, steps, ["0"],
+                                                  Path(directory) / "alone")
+                paired += seconds_per_step_at_once(workload_name, rules, steps, ["0", "1"],
+                                                   Path(directory) / "pair")
+        print(f"{workload_name} {rules}: {unit} ms a step alone "
+              f"{', '.join(f'{1e3 * x:.3f}' for x in alone)}; two at once "
+              f"{', '.join(f'{1e3 * x:.3f}' for x in paired)}: median x"
+              f"{statistics.median(paired) / statistics.median(alone):.3f}", flush=True)
+
+
 def slowdown_seen(workload_name: str, steps: int) -> None:
     """The same trial on both cores and on one: the slowdown each clock shows."""
     with tempfile.TemporaryDirectory() as directory:
@@ -106,16 +147,22 @@ def main() -> int:
     parser.add_argument("-w", "--workload", action="append", dest="workloads")
     parser.add_argument("--windows", type=int, default=8)
     parser.add_argument("--window-seconds", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds of item 4")
+    parser.add_argument("--only", type=int, choices=(1, 2, 3, 4), help="Measure one item only")
     parser.add_argument("--steps", type=int, help="Steps of each trial (default: about 10 s "
                         "on the development machine)")
     args = parser.parse_args()
     workloads = args.workloads or ["synthetic_lm", "mnist1d_mlp"]
-    for name in workloads:
-        window_spread(name, args.windows, args.window_seconds)
-    for name in workloads:
-        slowdown_seen(name, args.steps or STEPS[name])
-    for name in workloads:
-        chunking_cost(name)
+    items = {
+        1: lambda name: window_spread(name, args.windows, args.window_seconds),
+        2: lambda name: slowdown_seen(name, args.steps or STEPS[name]),
+        3: chunking_cost,
+        4: lambda name: two_at_once(name, args.steps or STEPS[name], args.rounds),
+    }
+    for item, measure in items.items():
+        if args.only in (None, item):
+            for name in workloads:
+                measure(name)
     return 0
 
 

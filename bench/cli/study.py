@@ -53,8 +53,8 @@ from bench.workload import TIERS
               help="Run each trial in its own process, so crashes and hangs become records.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
               help="Trials run at once: isolated processes on this machine, one device each "
-                   "(default 1; on CPU parallel trials slow each other, use 1 for timings you "
-                   "publish), "
+                   "(default 1; on CPU each process kept to its share of the cores: use 1 "
+                   "for timings you publish), "
                    "or array jobs on a cluster (default: as many as the cluster runs).")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
               help="Wall-clock seconds before an isolated trial is stopped (default: 5x its "

@@ -73,6 +73,7 @@ class TrialRequest:
     data_dir: str | None = None
     checkpoint_every: float = 60.0
     device_slot: int | None = None  # train on this one device (`bench.devices.pin_to_device`)
+    device_slots: int = 1  # of this many trials running at once
 
     @property
     def path(self) -> Path:
@@ -117,7 +118,7 @@ def default_time_limit(workload, settings: ProtocolSettings) -> float:
 
 def run_in_child(workload_ref: str, submission_path: str, submission_name: str, kwargs: dict,
                  compile_cache: str | None = None, parent_pid: int | None = None,
-                 device_slot: int | None = None) -> dict:
+                 device_slot: int | None = None, device_slots: int = 1) -> dict:
     """Run one trial in a process of its own (a child of `isolated`, or a cluster job).
 
     `kwargs` are `TrialRequest.child_arguments()`: hparams, seed, ruleset, study, trial,
@@ -129,7 +130,7 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
     if device_slot is not None:  # before anything starts jax's backends
         from bench.devices import pin_to_device
 
-        pin_to_device(device_slot)
+        pin_to_device(device_slot, device_slots)
     if parent_pid is not None:
         os.setsid()
         stop_with_parent(parent_pid)
@@ -279,7 +280,8 @@ def start_child(request: TrialRequest, limit: float) -> tuple[dict, int | None]:
 
     arguments = (registry.workload_reference(request.workload), str(request.submission.path),
                  request.submission.name, request.child_arguments(),
-                 jax.config.jax_compilation_cache_dir, os.getpid(), request.device_slot)
+                 jax.config.jax_compilation_cache_dir, os.getpid(), request.device_slot,
+                 request.device_slots)
     process = context.Process(target=_child_main, args=(sender, *arguments))
     process.start()
     sender.close()
