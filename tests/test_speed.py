@@ -113,6 +113,18 @@ def test_a_machine_twice_as_slow_gets_the_same_steps_and_times_in_reference_seco
     assert fast_v2.clock_rate == 1.0 and fast_v2.reference_step_seconds is None
 
 
+def test_the_reference_is_paced_between_chunks_not_only_at_evaluations(sgd_path):
+    # evaluations every 20 steps: the reference still catches up after every chunk between them
+    reference = SteadyReference(2.0)
+    settings = ProtocolSettings(rules="cpu-v3", max_steps=60, eval_every_steps=20,
+                                max_runtime=1e6, evaluate_test=False, count_setup_time=False)
+    result = run_trial(TinyRegression(target=-1.0), load_submission(sgd_path),
+                       {"learning_rate": 0.1}, settings=settings, timer=FakeTimer(0.01),
+                       reference=reference)
+    assert [row["step"] for row in result.evals] == [0, 20, 40, 60]
+    assert len(reference.asked) > 2 * len(result.evals)
+
+
 def test_the_reference_trains_until_it_has_taken_its_share_of_the_trials_seconds():
     from bench import registry
 
