@@ -145,14 +145,13 @@ class ReferenceSteps:
         self.taken += count
 
     def catch_up(self, machine_seconds: float) -> None:
-        """Train until the timed seconds reach INITIAL_SECONDS + SHARE x `machine_seconds`."""
+        """Train whole chunks until the timed seconds reach INITIAL_SECONDS + SHARE x
+        `machine_seconds` (passing it by less than a chunk). Always whole chunks: the trial
+        calls this after each of its own chunks, when the reference is a tenth of a chunk
+        behind, and chunks cut to that size would cost more a step than the trial's."""
         goal = INITIAL_SECONDS + SHARE * machine_seconds
         while self.seconds < goal:
-            if self.steps == 0:
-                self.run(1)
-                continue
-            wanted = (goal - self.seconds) / self.step_seconds
-            self.run(max(1, min(self.chunk, round(wanted))))
+            self.run(self.chunk)
 
     @property
     def chunk(self) -> int:

@@ -143,7 +143,7 @@ def run_study(
     protocol counts wall-clock submission time, so parallel trials are for quick looks and for
     machines with one accelerator per job; timings meant for a leaderboard should use `jobs=1`.
     On the 2-core development machine two trials at once, one per core, each trained as fast as
-    one alone, but the cpu-v3 clock counted them 1.0-1.13x the reference seconds a step
+    one alone, but the cpu-v3 clock counted them 1.0-1.07x the reference seconds a step
     (`benchmarks/reference_clock.py --only 4`), within a trial-to-trial spread of about 7%.
     """
     if isinstance(submission, str):

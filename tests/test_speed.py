@@ -163,6 +163,23 @@ def test_the_reference_synchronises_as_often_as_the_trial_on_any_machine():
     assert rates[1] / rates[0] == pytest.approx(3.0, rel=0.03)
 
 
+def test_the_reference_trains_whole_chunks_when_the_trial_paces_it_a_little_at_a_time():
+    # the trial paces the reference after each of its chunks, when it is a fraction of a chunk
+    # behind: it still trains whole chunks, never the fraction
+    from bench import registry
+
+    workload = registry.get_workload("digits")
+    workload.load()
+    reference = speed.Reference("digits", "sgd_nesterov", {}, step_seconds=0.001)
+    tick = 0.01
+    steps = speed.ReferenceSteps(workload, reference, timer=FakeTimer(tick))
+    for trial_chunks in range(1, 200):
+        steps.catch_up(0.02 * trial_chunks)  # 20 ms of the trial's seconds a chunk
+    chunks = steps.seconds / tick
+    assert steps.steps == steps.chunk * round(chunks) == 20 * round(chunks)
+    steps.close()
+
+
 CHEAT = '''
 """Replaces, at import, how the machine is measured, so that its own seconds count for less."""
 import optax

@@ -28,7 +28,7 @@ checkpoint). Each command's output goes to RESULTS_DIR/logs/. Trials run one aft
 each in its own process, or `--jobs N` at a time, each process kept to its share of the CPUs:
 run it on a quiet machine, since the leaderboard ranks by submission time. The reference
 boards use one at a time: on the development machine two trials at once, one per core, each
-trained as fast as one alone, but the cpu-v3 clock counted them 1.0-1.13x the reference
+trained as fast as one alone, but the cpu-v3 clock counted them 1.0-1.07x the reference
 seconds a step of a trial alone (`python benchmarks/reference_clock.py --only 4`), which is
 within its trial-to-trial spread (about 7% on 10-s trials) but not shown to be nothing.
 
