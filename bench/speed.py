@@ -52,8 +52,6 @@ WITH_NORM, WITHOUT_NORM = np.bool_(True), np.bool_(False)  # the step's `with_gr
 
 INITIAL_SECONDS = 0.5  # the reference is timed this long before the trial starts
 SHARE = 0.1  # then for this share of the machine seconds the trial's clock times
-CHUNK_SECONDS = 0.02  # of clock seconds between synchronisations, as in bench.trial.loop
-MAX_CHUNK = 64
 
 
 class NoReferenceError(ValueError):
@@ -163,7 +161,9 @@ class ReferenceSteps:
         steps of digits_autoencoder instead of every 42, 4-9% slower a step (mnist1d_mlp 4-6%,
         synthetic_lm 6%; benchmarks/reference_clock.py), so that its reference seconds were
         that much short, and a fast machine's were not."""
-        return max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / self.reference.step_seconds)))
+        from bench.trial.loop import steps_per_sync
+
+        return steps_per_sync(self.reference.step_seconds)
 
     @property
     def step_seconds(self) -> float:

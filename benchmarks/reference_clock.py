@@ -83,19 +83,6 @@ def chunking_cost(workload_name: str, rounds: int = 40) -> None:
           f"time a step of chunks of {large} ({rounds} interleaved pairs)", flush=True)
 
 
-def trial_seconds(workload_name: str, rules: str, steps: int, cores: str,
-                  results_dir: Path) -> float:
-    """Submission time of nadamw's default point for `steps` steps, in a `bench run` process
-    kept to `cores` (taskset's list), under `rules`."""
-    out = results_dir / f"{rules}-{cores}"
-    command = ["taskset", "-c", cores, sys.executable, "-m", "bench.cli", "run", "-w",
-               workload_name, "-s", "nadamw", "--rules", rules, "--max-steps", str(steps),
-               "--max-runtime", "1e9", "--results-dir", str(out), "--json"]
-    subprocess.run(command, check=True, capture_output=True)
-    record = json.loads(next(out.rglob("trial_0.json")).read_text())
-    return record["submission_time"]
-
-
 def seconds_per_step_at_once(workload_name: str, rules: str, steps: int,
                              cores: Sequence[str], results_dir: Path) -> list[float]:
     """Submission seconds a step of nadamw's default point, one `bench run` process per entry
@@ -120,7 +107,7 @@ def two_at_once(workload_name: str, steps: int, rounds: int) -> None:
     both clocks, over `rounds` rounds: the pairs' median over the lone trials'."""
     for rules, unit in (("cpu-v2", "machine"), ("cpu-v3", "reference")):
         alone, paired = [], []
-        for round_ in range(rounds):
+        for _ in range(rounds):
             with tempfile.TemporaryDirectory() as directory:
                 alone += seconds_per_step_at_once(workload_name, rules, steps, ["0"],
                                                   Path(directory) / "alone")
@@ -136,10 +123,12 @@ def slowdown_seen(workload_name: str, steps: int) -> None:
     """The same trial on both cores and on one: the slowdown each clock shows."""
     with tempfile.TemporaryDirectory() as directory:
         for rules, unit in (("cpu-v2", "machine"), ("cpu-v3", "reference")):
-            both = trial_seconds(workload_name, rules, steps, "0,1", Path(directory))
-            one = trial_seconds(workload_name, rules, steps, "0", Path(directory))
-            print(f"{workload_name} {rules}: {steps} steps in {both:.2f} {unit} s on 2 cores, "
-                  f"{one:.2f} on 1 core: x{one / both:.2f}", flush=True)
+            [both] = seconds_per_step_at_once(workload_name, rules, steps, ["0,1"],
+                                              Path(directory) / "both")
+            [one] = seconds_per_step_at_once(workload_name, rules, steps, ["0"],
+                                             Path(directory) / "one")
+            print(f"{workload_name} {rules}: {1e3 * both:.3f} {unit} ms a step on 2 cores, "
+                  f"{1e3 * one:.3f} on 1 core: x{one / both:.2f}", flush=True)
 
 
 def main() -> int:

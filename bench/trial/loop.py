@@ -285,14 +285,21 @@ def binned(values: list[float], steps: list[int], max_points: int) -> tuple[list
     )
 
 
+def steps_per_sync(step_seconds: float) -> int:
+    """About CHUNK_SECONDS of steps taking `step_seconds` of the clock each, at most MAX_CHUNK:
+    the chunk between synchronisations before any evaluation or stop cuts it (the reference
+    point of a clock in reference seconds, `bench.speed`, is chunked by this too)."""
+    return max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / max(step_seconds, 1e-9))))
+
+
 def next_chunk_size(step, step_seconds, settings, next_eval, elapsed) -> int:
     """Steps to dispatch before the next synchronisation.
 
-    About CHUNK_SECONDS of work, never past `max_steps` or a step-based evaluation, and never
-    more than a tenth of the time left to the next time-based evaluation or to the budget, so
-    that evaluations and the stop happen close to when they are due.
+    About CHUNK_SECONDS of work (`steps_per_sync`), never past `max_steps` or a step-based
+    evaluation, and never more than a tenth of the time left to the next time-based evaluation
+    or to the budget, so that evaluations and the stop happen close to when they are due.
     """
-    size = int(CHUNK_SECONDS / max(step_seconds, 1e-9))
+    size = steps_per_sync(step_seconds)
     if settings.eval_every_steps is None:
         until = min(next_eval, settings.max_runtime) - elapsed
         size = min(size, int(0.1 * until / max(step_seconds, 1e-9)))
@@ -300,7 +307,7 @@ def next_chunk_size(step, step_seconds, settings, next_eval, elapsed) -> int:
         size = min(size, settings.eval_every_steps - step % settings.eval_every_steps)
     if settings.max_steps is not None:
         size = min(size, settings.max_steps - step)
-    return max(1, min(size, MAX_CHUNK))
+    return max(1, size)
 
 
 def batches_after(workload: Workload, batch_size: int, seed: int, step: int):
