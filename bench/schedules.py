@@ -20,6 +20,9 @@ Decay shapes (`DECAY_SHAPES`), each a factor f(x) on x in [0, 1] with f(0) = 1 a
     1-sqrt       f(x) = 1 - sqrt(x)                      (Hägele et al. 2024, arXiv 2405.18392)
     exponential  f(x) = (e^(1 - x) - 1) / (e - 1)        (exp(-x), shifted and scaled to end at 0)
 
+`horizon(step_hint, factor)` gives the steps a schedule spans: the whole step hint, or the
+3/4 of it that AlgoPerf's target-setting runs and externally tuned baselines use.
+
 Schedules:
 
 - `warmup_cosine`: warmup, cosine decay to `end_value` at `total_steps` (the AlgoPerf baseline's
@@ -89,6 +92,29 @@ def _progress(t: jnp.ndarray, start: int, length: int) -> jnp.ndarray:
     if length <= 0:
         return jnp.where(t >= start, 1.0, 0.0)
     return jnp.clip((t - start) / length, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The horizon: how much of the step hint a schedule spans
+# --------------------------------------------------------------------------------------------
+
+
+def horizon(step_hint: int, factor: float = 1.0) -> int:
+    """The steps a schedule spans when the workload's step hint is `step_hint`:
+    max(1, int(factor * step_hint)). Warmup and decay are both measured in these steps.
+
+    factor 1 spans the whole hint (AlgoPerf's self-tuning NadamW baseline). factor 0.75 is the
+    horizon AlgoPerf's target-setting runs trained for, and its externally tuned
+    prize-qualification NadamW builds its schedule for 0.75 * step_hint for that reason
+    (mlcommons/algorithmic-efficiency, reference_algorithms/prize_qualification_baselines/
+    external_tuning/*_nadamw_target_setting.py): a budget set so that the target-setting run
+    reaches its target at about 3/4 of it holds about the step hint, so a schedule spanning
+    the hint is still decaying when the budget ends. `bench set-targets` trains for the same
+    3/4 (`bench.targets.target_setting_steps`).
+    """
+    if not 0.0 < factor <= 1.0:
+        raise ValueError(f"horizon factor {factor} must be in (0, 1]")
+    return max(1, int(factor * step_hint))
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import api, environment, registry, rules, tuning
+from bench import api, environment, registry, rules, schedules, tuning
 from bench.protocol import ProtocolSettings
 from bench.trial.record import Record
 from workloads import targets as workload_targets
@@ -202,7 +202,7 @@ def seed_runs_at(target: float, runs: Sequence[SeedRun], higher_is_better: bool)
 
 def target_setting_steps(step_hint: int) -> int:
     """How many steps a target-setting run trains, and the step hint it is told."""
-    return max(1, int(TARGET_SETTING_FRACTION * step_hint))
+    return schedules.horizon(step_hint, TARGET_SETTING_FRACTION)
 
 
 def target_setting_settings(step_hint: int) -> ProtocolSettings:

@@ -44,10 +44,11 @@ def lr_free_optimizer(
     """`update_rule(learning_rate=multiplier, **rule_args)`, its gradients clipped first.
 
     The multiplier is `multiplier_schedule` of hparams "lr_multiplier" (the peak), "schedule"
-    and "warmup_factor"; hparams "grad_clip" is the global norm to clip to (null: none,
-    `bench.optim.grad_clip`).
+    and "warmup_factor" over `schedules.horizon(step_hint, hparams["horizon_factor"])` steps;
+    hparams "grad_clip" is the global norm to clip to (null: none, `bench.optim.grad_clip`).
     """
+    steps = schedules.horizon(step_hint, hparams["horizon_factor"])
     multiplier = multiplier_schedule(
-        hparams["lr_multiplier"], hparams["schedule"], hparams["warmup_factor"], step_hint
+        hparams["lr_multiplier"], hparams["schedule"], hparams["warmup_factor"], steps
     )
     return with_grad_clip(update_rule(learning_rate=multiplier, **rule_args), hparams["grad_clip"])

@@ -27,10 +27,10 @@ again continues where it stopped: a submission whose records are all there is sk
 checkpoint). Each command's output goes to RESULTS_DIR/logs/. Trials run one after the other,
 each in its own process, or `--jobs N` at a time, each process kept to its share of the CPUs:
 run it on a quiet machine, since the leaderboard ranks by submission time. The reference
-boards use one at a time: on the development machine two trials at once, one per core, each
-trained as fast as one alone, but the cpu-v3 clock counted them 1.0-1.07x the reference
-seconds a step of a trial alone (`python benchmarks/reference_clock.py --only 4`), which is
-within its trial-to-trial spread (about 7% on 10-s trials) but not shown to be nothing.
+boards use one at a time: on the development machine nadamw's self-tuning study with
+`--jobs 2` took 25 minutes instead of 36, but the same trials' cpu-v3 clock counted them up
+to 1.47x the reference seconds of their lone runs, the short hits most (README, "How far to
+trust the cpu tier", item 4).
 
 A second run for `benchmarks/ranking_stability.py` takes `--seed-offset` (a multiple of
 1,000,000: no trial seed in common with the first run), a results directory and an --out of its

@@ -27,6 +27,7 @@ DEFAULT_HPARAMS = {
     "schedule": "constant",  # constant | cosine | linear
     "warmup_factor": 0.0,
     "grad_clip": None,
+    "horizon_factor": 1.0,  # the schedule spans horizon_factor * step_hint (bench.schedules.horizon)
 }
 
 

@@ -12,6 +12,7 @@ import optax
 from bench.optim.grad_clip import with_grad_clip
 from bench.optim.mechanic import mechanize
 from bench.optim.multiplier_schedule import multiplier_schedule
+from bench.schedules import horizon
 
 # mechanize(torch.optim.AdamW)(params, lr=1.0)-style defaults: the package's Mechanic settings
 # around Adam with its usual betas, learning rate 1 (the scale is learned) and no decay of its own.
@@ -28,6 +29,7 @@ DEFAULT_HPARAMS = {
     "schedule": "constant",  # constant | cosine | linear
     "warmup_factor": 0.0,
     "grad_clip": None,
+    "horizon_factor": 1.0,  # the schedule spans horizon_factor * step_hint (bench.schedules.horizon)
 }
 
 
@@ -58,7 +60,7 @@ def make_optimizer(hparams, workload_info):
         hparams["base_learning_rate"],
         hparams["schedule"],
         hparams["warmup_factor"],
-        workload_info.step_hint,
+        horizon(workload_info.step_hint, hparams["horizon_factor"]),
     )
     optimizer = mechanize(
         base_optimizer(hparams, schedule),

@@ -9,14 +9,16 @@ AlgoPerf's Nesterov baseline:
     theta_t = theta_{t-1} - lr_t (d_t + beta mu_t)
 
 Schedule (AlgoPerf's Nesterov baseline): linear warmup 0 -> `learning_rate` over
-W = int(warmup_factor * step_hint) steps, then linear decay to `end_factor * learning_rate`
-over int(decay_steps_factor * (step_hint - W)) steps, constant after.
+W = int(warmup_factor * H) steps, then linear decay to `end_factor * learning_rate`
+over int(decay_steps_factor * (H - W)) steps, constant after; H = `horizon_factor * step_hint`
+(`bench.schedules.horizon`: 1 by default, 0.75 in the external search space).
 Optional global-norm gradient clipping (`grad_clip`, off when null).
 """
 
 import optax
 
 from bench.optim.grad_clip import with_grad_clip
+from bench.schedules import horizon
 
 # Classic image-classification SGD (lr 0.1, momentum 0.9, weight decay 5e-4; He et al. 2016)
 # with AlgoPerf's Nesterov schedule shape (warmup 5%, decay over 90% of the rest to 1% of peak).
@@ -28,6 +30,7 @@ DEFAULT_HPARAMS = {
     "decay_steps_factor": 0.9,
     "end_factor": 0.01,
     "grad_clip": None,
+    "horizon_factor": 1.0,
 }
 
 
@@ -55,7 +58,8 @@ def sgd_nesterov_l2(learning_rate, momentum, weight_decay) -> optax.GradientTran
 def make_optimizer(hparams, workload_info):
     # inject_hyperparams keeps the applied learning rate in the state, where the runner logs it.
     optimizer = optax.inject_hyperparams(sgd_nesterov_l2)(
-        learning_rate=warmup_linear_decay(hparams, workload_info.step_hint),
+        learning_rate=warmup_linear_decay(
+            hparams, horizon(workload_info.step_hint, hparams["horizon_factor"])),
         momentum=1.0 - hparams["one_minus_beta1"],
         weight_decay=hparams["weight_decay"],
     )
