@@ -55,6 +55,38 @@ def test_default_plan_covers_the_rulesets_submissions():
     assert {s.trials for s in steps if s.ruleset == "external"} == {3}
 
 
+def test_the_external_board_never_replays_a_target_setting_run():
+    """set-targets tuned each baseline as external study 0 at seed offset 0; the board's
+    external studies must draw other points with other seeds, or a baseline would be timed on
+    the very run that set the target (at offset 0 it would be, on most workloads)."""
+    from bench import registry, tuning
+    from workloads import targets as workload_targets
+
+    def draws(name, study, seed_offset):
+        points = tuning.study_points(registry.get_submission(name), "external", study,
+                                     reference.DEFAULT_TRIALS, seed_offset=seed_offset)
+        # the target reports predate hyperparameter horizon_factor (bench.schedules.horizon)
+        return {(json.dumps({k: v for k, v in point.items() if k != "horizon_factor"},
+                            sort_keys=True), tuning.trial_seed(study, trial, seed_offset))
+                for trial, point in enumerate(points)}
+
+    chosen = []
+    for path in sorted(Path(workload_targets.__file__).parent.glob("*.json")):
+        pick = json.loads(path.read_text())["chosen"]
+        chosen.append((pick["submission"], json.dumps(pick["hparams"], sort_keys=True),
+                       pick["seed"]))
+    replayed_at_zero = [c for c in chosen if (c[1], c[2]) in draws(c[0], 0, 0)]
+    assert len(replayed_at_zero) >= 3  # the hazard is real: offset 0 replays them
+    for seed_offset in (0, 1_000_000):
+        steps = reference.plan(["external"], reference.BASELINES, ["mnist1d"], studies=3,
+                               trials=reference.DEFAULT_TRIALS, seed_offset=seed_offset)
+        for step in steps:
+            assert step.seed_offset == seed_offset + reference.EXTERNAL_SEED_SHIFT
+            board = set().union(*(draws(step.submission, study, step.seed_offset)
+                                  for study in range(step.studies)))
+            assert not [c for c in chosen if c[0] == step.submission and c[1:] in board]
+
+
 def test_cpu_workloads_include_the_variants_and_no_full_tier():
     from bench import registry
 
@@ -66,14 +98,14 @@ def test_cpu_workloads_include_the_variants_and_no_full_tier():
 
 
 def test_study_and_score_arguments(tmp_path):
-    step = reference.Step("external", "dog", ("mnist1d", "digits"), ("mnist1d", "digits"), 3, 2)
-    args = reference.study_args(step, tmp_path, 1_000_000, rules="cpu-v1",
-                                limits=["--max-steps", "5"])
+    step = reference.Step("external", "dog", ("mnist1d", "digits"), ("mnist1d", "digits"), 3, 2,
+                          1_000_000)
+    args = reference.study_args(step, tmp_path, rules="cpu-v1", limits=["--max-steps", "5"])
     assert args == ["study", "-s", "dog", "-w", "mnist1d", "-w", "digits", "--ruleset",
                     "external", "--studies", "3", "--trials", "2", "--seed-offset", "1000000",
                     "--results-dir", str(tmp_path), "--rules", "cpu-v1", "--max-steps", "5"]
     selfish = reference.Step("self", "dog", ("mnist1d",), ("mnist1d",), 3, 1)
-    assert "--trials" not in reference.study_args(selfish, tmp_path, 0)
+    assert "--trials" not in reference.study_args(selfish, tmp_path)
     assert len(step.record_paths(tmp_path)) == 2 * 3 * 2
     assert reference.score_args("self", tmp_path, Path("out")) == [
         "score", str(tmp_path), "--ruleset", "self", "--out", "out/self"]
@@ -166,7 +198,7 @@ def test_the_clock_rates_of_a_board_are_the_extremes_over_its_records(tmp_path):
     assert reference.clock_rates(paths) == (2.5, 3.25)
     assert reference.clock_rates(paths[2:]) is None
     step = reference.Step("self", "nadamw", ("w",), ("w",), 3, 1)
-    text = reference.provenance("self", "cmd", [], "t0", "t1", {}, [step], 0, None,
+    text = reference.provenance("self", "cmd", [], "t0", "t1", {}, [step], None,
                                 rates=(2.5, 3.25))
     assert "took 2.50-3.25x the seconds of the machine that set the budgets" in text
 

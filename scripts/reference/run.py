@@ -14,7 +14,9 @@ OUT/<ruleset>/README.md: the command, the dates, this machine's hardware fingerp
   rules' self-tuning budget.
 - external: the baselines (nadamw, sgd_nesterov, adamw) and the learning-rate-free methods
   (prodigy, dadapt_adamw, dog, mechanic, schedule_free_adamw, cocob), `--trials` quasi-random
-  points of each one's search space per study.
+  points of each one's search space per study, at seed offset + 500,000: at offset 0 a
+  baseline's study 0 would replay `bench set-targets`' own tuning runs, the run that set the
+  target among them (EXTERNAL_SEED_SHIFT).
 
 Trial records go to RESULTS_DIR ($BENCH_REFRUN, default ~/bench-refrun), never into the
 repository; when the leaderboards are scored, a copy of each ruleset's records without their
@@ -68,6 +70,12 @@ BASELINES = ("nadamw", "sgd_nesterov", "adamw")
 LEARNING_RATE_FREE = ("prodigy", "dadapt_adamw", "dog", "mechanic", "schedule_free_adamw", "cocob")
 DEFAULT_STUDIES = 3
 DEFAULT_TRIALS = 3  # external trials per study: a small budget
+# `bench set-targets` tuned the baselines as one external study at seed offset 0
+# (bench.targets.tune), so external study 0 at offset 0 draws the same points with the same trial
+# seeds: on five of the six cpu workloads the configuration that set the target is among its
+# baseline's first three draws, and the board would replay the very run that set the target.
+# The external board's seeds and draws are shifted by this much, past any target-setting run.
+EXTERNAL_SEED_SHIFT = 500_000
 DEFAULT_OUT = REPO / "results" / "reference"
 BENCH = (sys.executable, "-m", "bench.cli")
 POLL_SECONDS = 2.0
@@ -85,6 +93,7 @@ class Step:
     names: tuple[str, ...]  # the workloads' names, which their records' paths hold
     studies: int
     trials: int  # per study; 1 under self-tuning
+    seed_offset: int = 0  # passed to `bench study`: the run's, + EXTERNAL_SEED_SHIFT if external
 
     def record_paths(self, results_dir: Path) -> list[Path]:
         return [TrialId(self.ruleset, self.submission, workload, study, trial).path(results_dir)
@@ -115,7 +124,7 @@ def cpu_workloads() -> list[str]:
 
 
 def plan(rulesets: Sequence[str], submissions: Sequence[str], workloads: Sequence[str],
-         studies: int, trials: int) -> list[Step]:
+         studies: int, trials: int, seed_offset: int = 0) -> list[Step]:
     """The steps in the order they run: per ruleset, its submissions (or the ones given)."""
     from bench import registry
 
@@ -123,12 +132,14 @@ def plan(rulesets: Sequence[str], submissions: Sequence[str], workloads: Sequenc
     steps = []
     for ruleset in rulesets:
         for name in submissions or default_submissions(ruleset):
+            external = ruleset == "external"
             steps.append(Step(ruleset, name, tuple(workloads), names, studies,
-                              1 if ruleset == "self" else trials))
+                              trials if external else 1,
+                              seed_offset + (EXTERNAL_SEED_SHIFT if external else 0)))
     return steps
 
 
-def study_args(step: Step, results_dir: Path, seed_offset: int, rules: str | None = None,
+def study_args(step: Step, results_dir: Path, rules: str | None = None,
                limits: Sequence[str] = ()) -> list[str]:
     """The `bench study` arguments of one step."""
     args = ["study", "-s", step.submission]
@@ -137,7 +148,7 @@ def study_args(step: Step, results_dir: Path, seed_offset: int, rules: str | Non
     args += ["--ruleset", step.ruleset, "--studies", str(step.studies)]
     if step.ruleset == "external":
         args += ["--trials", str(step.trials)]
-    args += ["--seed-offset", str(seed_offset), "--results-dir", str(results_dir)]
+    args += ["--seed-offset", str(step.seed_offset), "--results-dir", str(results_dir)]
     return args + (["--rules", rules] if rules else []) + list(limits)
 
 
@@ -176,7 +187,7 @@ def run_logged(argv: Sequence[str], log: Path, on_tick: Callable[[], None]) -> i
 
 
 def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, finished: str,
-               hardware: dict, steps: Sequence[Step], seed_offset: int, commit: str | None,
+               hardware: dict, steps: Sequence[Step], commit: str | None,
                limits: Sequence[str] = (), steadiness: tuple[int, int] = (0, 0),
                rates: tuple[float, float] | None = None) -> str:
     """OUT/<ruleset>/README.md: how this leaderboard was made. `rates`: the lowest and highest
@@ -192,7 +203,9 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         f"- Machine: {hardware.get('cpu')} ({hardware.get('cpu_count')} CPUs, backend "
         f"{hardware.get('backend')}), hardware fingerprint `{hardware.get('fingerprint')}`.",
         f"- bench commit: `{commit or 'unknown'}`.",
-        f"- {first.studies} studies, {trials}; seed offset {seed_offset}.",
+        f"- {first.studies} studies, {trials}; seed offset {first.seed_offset}"
+        + (" (the run's + 500,000: no target-setting run is replayed)." if ruleset == "external"
+           else "."),
         f"- Submissions: {', '.join(step.submission for step in ruleset_steps)}.",
         f"- Workloads: {', '.join(first.workloads)}.",
         f"- Steadiness of the clock: {steadiness[0]} of {steadiness[1]} trials ran unsteadily "
@@ -274,7 +287,7 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str], seed_offset: int,
+def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str],
               rules: str | None, limits: Sequence[str]) -> tuple[list[str], list[Step]]:
     """Run every unfinished step with a progress bar; returns (commands run, failed steps)."""
     ran, failed = [], []
@@ -289,7 +302,7 @@ def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str], se
 
         tick()
         for index, step in enumerate(steps, 1):
-            argv = [*bench, *study_args(step, results_dir, seed_offset, rules, limits)]
+            argv = [*bench, *study_args(step, results_dir, rules, limits)]
             ran.append(shown(argv, bench))
             if step.finished(results_dir) == len(step.record_paths(results_dir)):
                 continue
@@ -314,7 +327,8 @@ def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str], se
 @click.option("--trials", default=DEFAULT_TRIALS, show_default=True, type=click.IntRange(min=1),
               help="External-tuning trials per study.")
 @click.option("--seed-offset", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Passed to `bench study`: an independent run (use multiples of 1000000).")
+              help="Passed to `bench study` (external: plus 500000, past the target-setting "
+                   "runs): an independent run (use multiples of 1000000).")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get("BENCH_REFRUN", str(Path.home() / "bench-refrun")),
               show_default="$BENCH_REFRUN or ~/bench-refrun",
@@ -345,7 +359,8 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
     limits = (["--max-steps", str(max_steps)] if max_steps else []) + (
         ["--max-runtime", str(max_runtime)] if max_runtime else [])
     passed = [*limits, *(["--jobs", str(jobs)] if jobs > 1 else [])]  # to every `bench study`
-    steps = plan(rulesets or RULESETS, submissions, workloads or cpu_workloads(), studies, trials)
+    steps = plan(rulesets or RULESETS, submissions, workloads or cpu_workloads(), studies, trials,
+                 seed_offset)
     command = shlex.join(["python", "scripts/reference/run.py", *sys.argv[1:]])
     done = sum(step.finished(results_dir) for step in steps)
     planned = sum(len(step.record_paths(results_dir)) for step in steps)
@@ -353,19 +368,18 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
                   f"{results_dir}); leaderboards to {out}")
     if dry_run:
         for step in steps:
-            click.echo(shown([*bench, *study_args(step, results_dir, seed_offset, rules, passed)],
-                             bench))
+            click.echo(shown([*bench, *study_args(step, results_dir, rules, passed)], bench))
         return
-    ran, failed = run_steps(steps, results_dir, bench, seed_offset, rules, passed)
+    ran, failed = run_steps(steps, results_dir, bench, rules, passed)
     if failed:
         console.print(f"{len(failed)} studies failed; nothing scored. Fix them and run the same "
                       "command again: finished trials are kept.")
         sys.exit(1)
     finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, ran, started, command,
-           seed_offset, limits)
+           limits)
 
 
-def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, command, seed_offset,
+def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, command,
            limits) -> None:
     """Score each ruleset into OUT/<ruleset>/ and write its README.md."""
     from bench import environment
@@ -381,7 +395,7 @@ def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, comman
         paths = [path for step in steps if step.ruleset == ruleset
                  for path in step.record_paths(results_dir)]
         text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
-                          hardware, steps, seed_offset, commit, limits, unsteady_trials(paths),
+                          hardware, steps, commit, limits, unsteady_trials(paths),
                           clock_rates(paths))
         (out / ruleset / "README.md").write_text(text)
         archive_records(paths, results_dir, out / ruleset / "records.tar.xz")
