@@ -4,6 +4,12 @@ Each set is scored per workload the way `bench.scoring` does (median over studie
 fastest trial to target). Rows pair the same workload (and ruleset) of the two sets; when both
 sets hold a single submission they are paired whatever their names, otherwise submissions are
 paired by name. Every row says what changed from A to B.
+
+`paired_trials` instead pairs the very same trials (same place, same seed) run twice, on two
+machines, with two settings (`bench study --jobs`) or at two commits, and says how B's clock
+counted each against A's: submission seconds a step up to where the trial ended (its target,
+or its last step when it missed), B's over A's. Training is the same computation in both, so
+on a clock that only counts the submission's own work the ratio is 1 within the clock's noise.
 """
 
 from __future__ import annotations
@@ -80,3 +86,45 @@ def compare(records_a: Iterable[Mapping], records_b: Iterable[Mapping], measure:
                     ruleset, workload, name_a, name_b, row_a.get(workload), row_b.get(workload)
                 ))
     return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedTrial:
+    """One trial (same place, same seed) recorded in A and in B."""
+
+    ruleset: str
+    submission: str
+    workload: str
+    study: int
+    trial: int
+    outcome_a: str
+    outcome_b: str
+    ratio: float  # B's submission seconds a step over A's; nan when either did not train
+
+
+def seconds_per_step(record: Mapping) -> float:
+    """Submission seconds a step up to where the trial ended: its target when it hit, its last
+    step when the budget ran out; nan for any other outcome."""
+    if record["outcome"] == "hit" and record.get("steps_to_target"):
+        return record["time_to_target"] / record["steps_to_target"]
+    if record["outcome"] == "budget" and record.get("steps"):
+        return record["submission_time"] / record["steps"]
+    return math.nan
+
+
+def paired_trials(records_a: Iterable[Mapping], records_b: Iterable[Mapping]) -> list[PairedTrial]:
+    """The trials recorded in both sets with the same seed, in A's order."""
+
+    def key(record):
+        return (record["ruleset"], record["submission"], record["workload"], record["study"],
+                record["trial"], record["seed"])
+
+    in_b = {key(record): record for record in records_b}
+    pairs = []
+    for a in records_a:
+        b = in_b.get(key(a))
+        if b is not None:
+            per_step_a, per_step_b = seconds_per_step(a), seconds_per_step(b)
+            ratio = per_step_b / per_step_a if per_step_a > 0 else math.nan
+            pairs.append(PairedTrial(*key(a)[:5], a["outcome"], b["outcome"], ratio))
+    return pairs

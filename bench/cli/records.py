@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -82,13 +85,21 @@ def score(results, ruleset, rules_version, measure, mixed_hardware, out_dir, boo
 @click.argument("a", type=click.Path(exists=True))
 @click.argument("b", type=click.Path(exists=True))
 @click.option("--measure", type=click.Choice(scoring.MEASURES), default="time", show_default=True)
+@click.option("--by-trial", is_flag=True,
+              help="Pair the same trials (same place and seed) run twice, on two machines, "
+                   "settings or commits, and show how B's clock counted each against A's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @user_errors
-def compare(a, b, measure, as_json):
+def compare(a, b, measure, by_trial, as_json):
     """Compare two results sets A and B (directories or record files) per workload.
 
-    Ratio is B's median over A's: below 1 means B reaches the target faster.
+    Ratio is B's median over A's: below 1 means B reaches the target faster. With --by-trial,
+    B's submission seconds a step over A's, trial by trial (to the target when it hit, over the
+    whole budget when it missed): 1 when B's clock counts the same training as A's did.
     """
+    if by_trial:
+        compare_trials(load_records([a])[0], load_records([b])[0], a, b, as_json)
+        return
     rows = compare_module.compare(load_records([a])[0], load_records([b])[0], measure)
     if as_json:
         print_json({"a": a, "b": b, "measure": measure, "rows": [compared_row(r) for r in rows]})
@@ -108,6 +119,41 @@ def compare(a, b, measure, as_json):
             ratio, change,
         )
     print_table(table, console)
+
+
+def compare_trials(records_a, records_b, a, b, as_json) -> None:
+    """`bench compare --by-trial`: one row a trial in both sets, then the ratios' median."""
+    pairs = compare_module.paired_trials(records_a, records_b)
+    if not pairs:
+        raise click.ClickException(f"no trial of {a} is in {b} with the same seed: --by-trial "
+                                   "pairs the same trials run twice")
+    summary = {name: ratio_summary([p.ratio for p in pairs if keep(p)]) for name, keep in (
+        ("all", lambda p: True), ("hits", lambda p: p.outcome_a == p.outcome_b == "hit"),
+        ("misses", lambda p: p.outcome_a == p.outcome_b == "budget"))}
+    if as_json:
+        print_json({"a": a, "b": b, "pairs": [dataclasses.asdict(p) for p in pairs],
+                    "summary": summary})
+        return
+    table = Table(title=f"A = {a}   B = {b}   (submission seconds a step, B/A)")
+    for column in ("submission", "workload", "study", "trial", "A", "B", "B/A"):
+        table.add_column(column, justify="right" if column in ("study", "trial", "B/A") else "left")
+    for p in pairs:
+        table.add_row(p.submission, p.workload, str(p.study), str(p.trial), p.outcome_a,
+                      p.outcome_b, "-" if p.ratio != p.ratio else f"{p.ratio:.3f}")
+    print_table(table, console)
+    for name, stats in summary.items():
+        if stats["n"]:
+            console.print(f"{name}: {stats['n']} trials, B/A median {stats['median']:.3f} "
+                          f"(range {stats['low']:.3f}-{stats['high']:.3f})")
+
+
+def ratio_summary(ratios) -> dict:
+    """How many finite ratios, their median and extremes (None when there are none)."""
+    finite = sorted(r for r in ratios if math.isfinite(r))
+    if not finite:
+        return {"n": 0, "median": None, "low": None, "high": None}
+    return {"n": len(finite), "median": statistics.median(finite), "low": finite[0],
+            "high": finite[-1]}
 
 
 @click.command(name="import-algoperf")
