@@ -104,13 +104,13 @@ def horizon(step_hint: int, factor: float = 1.0) -> int:
     max(1, int(factor * step_hint)). Warmup and decay are both measured in these steps.
 
     factor 1 spans the whole hint (AlgoPerf's self-tuning NadamW baseline). factor 0.75 is the
-    horizon AlgoPerf's target-setting runs trained for, and its externally tuned
-    prize-qualification NadamW builds its schedule for 0.75 * step_hint for that reason
-    (mlcommons/algorithmic-efficiency, reference_algorithms/prize_qualification_baselines/
-    external_tuning/*_nadamw_target_setting.py): a budget set so that the target-setting run
-    reaches its target at about 3/4 of it holds about the step hint, so a schedule spanning
-    the hint is still decaying when the budget ends. `bench set-targets` trains for the same
-    3/4 (`bench.targets.target_setting_steps`).
+    horizon of AlgoPerf's target-setting runs and of its externally tuned prize-qualification
+    NadamW, which builds its schedule for 0.75 * step_hint (mlcommons/algorithmic-efficiency,
+    reference_algorithms/prize_qualification_baselines/external_tuning/
+    *_nadamw_target_setting.py); `bench set-targets` trains for the same 3/4
+    (`bench.targets.target_setting_steps`). On the cpu tier a budget set so that the
+    target-setting run meets its target at about 3/4 of it holds about 0.9 of the step hint,
+    so a schedule spanning the hint is still decaying when the budget ends (README, workloads).
     """
     if not 0.0 < factor <= 1.0:
         raise ValueError(f"horizon factor {factor} must be in (0, 1]")
