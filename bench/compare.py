@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Iterable, Mapping
 
 from bench.scoring import Entry, study_table
@@ -128,3 +129,21 @@ def paired_trials(records_a: Iterable[Mapping], records_b: Iterable[Mapping]) ->
             ratio = per_step_b / per_step_a if per_step_a > 0 else math.nan
             pairs.append(PairedTrial(*key(a)[:5], a["outcome"], b["outcome"], ratio))
     return pairs
+
+
+def ratio_summary(ratios: Iterable[float]) -> dict:
+    """How many finite ratios, their median and extremes (None when there are none)."""
+    finite = sorted(r for r in ratios if math.isfinite(r))
+    if not finite:
+        return {"n": 0, "median": None, "low": None, "high": None}
+    return {"n": len(finite), "median": statistics.median(finite), "low": finite[0],
+            "high": finite[-1]}
+
+
+def summarize_pairs(pairs: Iterable[PairedTrial]) -> dict[str, dict]:
+    """`ratio_summary` of all pairs, of those both hit, and of those both missed."""
+    pairs = list(pairs)
+    groups = {"all": pairs,
+              "hits": [p for p in pairs if p.outcome_a == p.outcome_b == "hit"],
+              "misses": [p for p in pairs if p.outcome_a == p.outcome_b == "budget"]}
+    return {name: ratio_summary(p.ratio for p in group) for name, group in groups.items()}

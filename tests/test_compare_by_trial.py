@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.compare import paired_trials, seconds_per_step
+from bench.compare import paired_trials, seconds_per_step, summarize_pairs
 from tests.record_factory import real_record, write_all
 
 
@@ -38,6 +38,10 @@ def test_pairs_the_same_trials_and_divides_b_by_a():
     assert [(p.study, p.outcome_a, p.outcome_b) for p in pairs] == [
         (0, "hit", "hit"), (1, "budget", "budget")]
     assert [p.ratio for p in pairs] == pytest.approx([1.5, 1.25])
+    summary = summarize_pairs(pairs)
+    assert summary["all"]["n"] == 2 and summary["all"]["median"] == pytest.approx(1.375)
+    assert summary["hits"]["low"] == summary["hits"]["high"] == pytest.approx(1.5)
+    assert summary["misses"]["median"] == pytest.approx(1.25)
 
 
 @pytest.fixture(scope="module")

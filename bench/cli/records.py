@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import statistics
 import sys
 from pathlib import Path
 
@@ -127,9 +125,7 @@ def compare_trials(records_a, records_b, a, b, as_json) -> None:
     if not pairs:
         raise click.ClickException(f"no trial of {a} is in {b} with the same seed: --by-trial "
                                    "pairs the same trials run twice")
-    summary = {name: ratio_summary([p.ratio for p in pairs if keep(p)]) for name, keep in (
-        ("all", lambda p: True), ("hits", lambda p: p.outcome_a == p.outcome_b == "hit"),
-        ("misses", lambda p: p.outcome_a == p.outcome_b == "budget"))}
+    summary = compare_module.summarize_pairs(pairs)
     if as_json:
         print_json({"a": a, "b": b, "pairs": [dataclasses.asdict(p) for p in pairs],
                     "summary": summary})
@@ -145,15 +141,6 @@ def compare_trials(records_a, records_b, a, b, as_json) -> None:
         if stats["n"]:
             console.print(f"{name}: {stats['n']} trials, B/A median {stats['median']:.3f} "
                           f"(range {stats['low']:.3f}-{stats['high']:.3f})")
-
-
-def ratio_summary(ratios) -> dict:
-    """How many finite ratios, their median and extremes (None when there are none)."""
-    finite = sorted(r for r in ratios if math.isfinite(r))
-    if not finite:
-        return {"n": 0, "median": None, "low": None, "high": None}
-    return {"n": len(finite), "median": statistics.median(finite), "low": finite[0],
-            "high": finite[-1]}
 
 
 @click.command(name="import-algoperf")
