@@ -16,7 +16,10 @@ OUT/<ruleset>/README.md: the command, the dates, this machine's hardware fingerp
   (prodigy, dadapt_adamw, dog, mechanic, schedule_free_adamw, cocob), `--trials` quasi-random
   points of each one's search space per study, at seed offset + 500,000: at offset 0 a
   baseline's study 0 would replay `bench set-targets`' own tuning runs, the run that set the
-  target among them (EXTERNAL_SEED_SHIFT).
+  target among them (EXTERNAL_SEED_SHIFT). A submission with a point_list.json beside its
+  code runs that list's first `--trials` points in every study instead (`bench study
+  --search-space`), as AlgoPerf's externally tuned NadamW runs its list: the baselines' lists
+  are ordered from the target-setting search by scripts/reference/point_lists.py.
 
 Trial records go to RESULTS_DIR ($BENCH_REFRUN, default ~/bench-refrun), never into the
 repository; when the leaderboards are scored, a copy of each ruleset's records without their
@@ -76,6 +79,9 @@ DEFAULT_TRIALS = 3  # external trials per study: a small budget
 # baseline's first three draws, and the board would replay the very run that set the target.
 # The external board's seeds and draws are shifted by this much, past any target-setting run.
 EXTERNAL_SEED_SHIFT = 500_000
+# A submission folder's ordered list of points for its external studies, derived from the
+# target-setting search by scripts/reference/point_lists.py (the baselines have one).
+POINT_LIST = "point_list.json"
 DEFAULT_OUT = REPO / "results" / "reference"
 BENCH = (sys.executable, "-m", "bench.cli")
 POLL_SECONDS = 2.0
@@ -94,6 +100,7 @@ class Step:
     studies: int
     trials: int  # per study; 1 under self-tuning
     seed_offset: int = 0  # passed to `bench study`: the run's, + EXTERNAL_SEED_SHIFT if external
+    search_space: str | None = None  # external: the submission's point list, where it has one
 
     def record_paths(self, results_dir: Path) -> list[Path]:
         return [TrialId(self.ruleset, self.submission, workload, study, trial).path(results_dir)
@@ -123,6 +130,14 @@ def cpu_workloads() -> list[str]:
                   if workload.spec.tier == "cpu")
 
 
+def point_list(submission: str) -> str | None:
+    """The submission's point_list.json (scripts/reference/point_lists.py), if it has one."""
+    from bench import registry
+
+    path = registry.get_submission(submission).path.parent / POINT_LIST
+    return str(path) if path.exists() else None
+
+
 def plan(rulesets: Sequence[str], submissions: Sequence[str], workloads: Sequence[str],
          studies: int, trials: int, seed_offset: int = 0) -> list[Step]:
     """The steps in the order they run: per ruleset, its submissions (or the ones given)."""
@@ -135,7 +150,8 @@ def plan(rulesets: Sequence[str], submissions: Sequence[str], workloads: Sequenc
             external = ruleset == "external"
             steps.append(Step(ruleset, name, tuple(workloads), names, studies,
                               trials if external else 1,
-                              seed_offset + (EXTERNAL_SEED_SHIFT if external else 0)))
+                              seed_offset + (EXTERNAL_SEED_SHIFT if external else 0),
+                              point_list(name) if external else None))
     return steps
 
 
@@ -148,6 +164,8 @@ def study_args(step: Step, results_dir: Path, rules: str | None = None,
     args += ["--ruleset", step.ruleset, "--studies", str(step.studies)]
     if step.ruleset == "external":
         args += ["--trials", str(step.trials)]
+    if step.search_space:
+        args += ["--search-space", step.search_space]
     args += ["--seed-offset", str(step.seed_offset), "--results-dir", str(results_dir)]
     return args + (["--rules", rules] if rules else []) + list(limits)
 
@@ -194,8 +212,11 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
     clock rate of its trials (`clock_rates`), under a clock in reference seconds."""
     ruleset_steps = [step for step in steps if step.ruleset == ruleset]
     first = ruleset_steps[0]
+    listed = [step.submission for step in ruleset_steps if step.search_space]
     trials = "one trial per study at the default point" if ruleset == "self" else (
-        f"{first.trials} trials per study (quasi-random points of the search space)")
+        f"{first.trials} trials per study (quasi-random points of the search space"
+        + (f"; the first points of their {POINT_LIST} for {', '.join(listed)}" if listed else "")
+        + ")")
     lines = [
         f"# Reference leaderboard: {ruleset} ruleset", "",
         "Made with one command from the repository root:", "", f"    {command}", "",
@@ -279,8 +300,8 @@ def archive_records(paths: Sequence[Path], results_dir: Path, archive: Path) -> 
 
 
 def shown(argv: Sequence[str], bench: Sequence[str]) -> str:
-    """A command as a user would type it: `bench ...`."""
-    return shlex.join(["bench", *argv[len(bench):]])
+    """A command as a user would type it from the repository root: `bench ...`."""
+    return shlex.join(["bench", *(arg.removeprefix(f"{REPO}/") for arg in argv[len(bench):])])
 
 
 def utc_now() -> str:

@@ -1,0 +1,89 @@
+"""The baselines' point lists for the external-tuning board, derived from the target-setting search.
+
+    python scripts/reference/point_lists.py            # print the lists and their costs
+    python scripts/reference/point_lists.py --write    # write submissions/<baseline>/point_list.json
+
+`bench set-targets` ran each baseline (nadamw, sgd_nesterov, adamw) at the same quasi-random
+points of its search space on every cpu workload, for 3/4 of the step hint, and kept each run's
+best validation metric in workloads/targets/<workload>.json. This script orders each baseline's
+points into a list by `bench.point_lists` (greedy: each next point covers most of what the list
+still misses, the cost being the shortfall from the target in seed sds), over the base workloads
+only: the held-out variants (mnist1d_gelu) are kept out, so they test the lists. Every point
+keeps the horizon the search ran at (`horizon_factor` = 3/4, the target-setting runs' length).
+
+`scripts/reference/run.py` gives a submission's point_list.json to its external studies
+(`bench study --search-space`): a study of n trials runs the list's first n points, as AlgoPerf's
+externally tuned NadamW baseline runs its list. A list is written `--length` long (default: the
+board's trials per study).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(REPO))
+
+from bench import point_lists, registry, targets  # noqa: E402
+from workloads.targets import read_report  # noqa: E402
+
+FILE_NAME = "point_list.json"
+DEFAULT_LENGTH = 3  # scripts/reference/run.py's external trials per study
+
+
+def base_cpu_workloads() -> list[str]:
+    """The cpu-tier workloads that are not held-out variants, by name."""
+    return sorted(name for name, workload in registry.all_workloads().items()
+                  if workload.spec.tier == "cpu" and workload.spec.variant_of is None)
+
+
+def list_path(submission: str) -> Path:
+    return registry.get_submission(submission).path.parent / FILE_NAME
+
+
+def table(derived: point_lists.DerivedList) -> Table:
+    """Each listed point's cost per workload (0: it met the target), and the list's."""
+    out = Table(title=f"{derived.submission}: cost in seed sds (0 = meets the target, "
+                      f"{point_lists.FAR:g} = far or no metric)")
+    out.add_column("workload")
+    for index, point in enumerate(derived.points):
+        out.add_column(f"{index + 1}. lr {point.get('learning_rate', float('nan')):.3g}",
+                       justify="right")
+    out.add_column("list", justify="right", style="bold")
+    for j, (workload, cost) in enumerate(derived.covered().items()):
+        out.add_row(workload, *(f"{row[j]:.1f}" for row in derived.costs), f"{cost:.1f}")
+    return out
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option("--baseline", "-s", "baselines", multiple=True,
+              help="Baseline (repeatable). Default: bench set-targets' baselines.")
+@click.option("--length", default=DEFAULT_LENGTH, show_default=True, type=click.IntRange(min=1),
+              help="Points per list.")
+@click.option("--write", is_flag=True, help=f"Write submissions/<baseline>/{FILE_NAME}.")
+def main(baselines, length, write):
+    console = Console()
+    workloads = base_cpu_workloads()
+    reports = [read_report(workload) for workload in workloads]
+    fixed = {"horizon_factor": targets.TARGET_SETTING_FRACTION}
+    for baseline in baselines or targets.BASELINES:
+        try:
+            derived = point_lists.derive(reports, baseline, length, fixed)
+        except point_lists.PointListError as error:
+            raise click.ClickException(str(error)) from error
+        console.print(table(derived))
+        if write:
+            path = list_path(baseline)
+            path.write_text(json.dumps(derived.points, indent=1) + "\n")
+            console.print(f"wrote {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
