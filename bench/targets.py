@@ -8,9 +8,10 @@ validation metric: a target a well-tuned baseline reaches in half its runs, so a
 1. tune: each baseline (default NadamW, Nesterov momentum, AdamW: `BASELINES`) runs `trials`
    quasi-random points of its own search space (`search_space.json`, as external tuning draws
    them: `bench.tuning`), each for `target_setting_steps(step_hint)` = int(3/4 * step_hint)
-   steps and told that as its step hint, so its schedule ends there; evaluating every 1% of
-   the workload's step hint (the grid scored runs use) and never stopping at a target
-   (`ProtocolSettings.stop_at_target=False`);
+   steps, told the whole step hint, with the point's `horizon_factor` at 3/4 (the baselines'
+   search spaces fix it; `check_horizon`) so its schedule ends where the run does; evaluating
+   every 1% of the workload's step hint (the grid scored runs use) and never stopping at a
+   target (`ProtocolSettings.stop_at_target=False`);
 2. choose: the configuration (baseline and point) whose best validation metric is best;
 3. repeat: that configuration on `seeds` new seeds, for the same 3/4 of the step hint;
 4. target: the median over those seeds of each run's best validation metric;
@@ -19,6 +20,10 @@ validation metric: a target a well-tuned baseline reaches in half its runs, so a
    So the target-setting configuration reaches the target at about 3/4 of the budget on the
    machine the procedure ran on, and a submission whose schedule spans the whole step hint has
    a third more steps than the runs that set the target.
+
+The reports in workloads/targets/ were written before the horizon existed: their runs were told
+3/4 of the step hint as their step hint, which trains the same steps on the same schedule
+(tests/test_horizon.py).
 
 The 3/4 in step 1 is AlgoPerf's: its target-setting algorithms (mlcommons/algorithmic-efficiency,
 reference_algorithms/target_setting_algorithms/jax_nadamw.py, jax_nesterov.py, jax_adamw.py)
@@ -47,7 +52,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,29 +206,48 @@ def seed_runs_at(target: float, runs: Sequence[SeedRun], higher_is_better: bool)
 
 
 def target_setting_steps(step_hint: int) -> int:
-    """How many steps a target-setting run trains, and the step hint it is told."""
+    """How many steps a target-setting run trains, and where its schedule ends."""
     return schedules.horizon(step_hint, TARGET_SETTING_FRACTION)
 
 
 def target_setting_settings(step_hint: int) -> ProtocolSettings:
-    """`target_setting_steps(step_hint)` steps, told as the step hint; evaluation on the grid the
-    cpu tier's rules fix for the workload's `step_hint`; no stop at a target."""
-    steps = target_setting_steps(step_hint)
+    """`target_setting_steps(step_hint)` steps of a run told the whole `step_hint`, as AlgoPerf's
+    target-setting algorithms are (the point's `horizon_factor` ends its schedule at those
+    steps: `check_horizon`); evaluation on the grid the cpu tier's rules fix for the workload's
+    `step_hint`; no stop at a target."""
     return ProtocolSettings(
-        max_runtime=NO_TIME_LIMIT, max_steps=steps, step_hint=steps, stop_at_target=False,
+        max_runtime=NO_TIME_LIMIT, max_steps=target_setting_steps(step_hint), step_hint=step_hint,
+        stop_at_target=False,
         eval_every_steps=rules.load(RULES_VERSION).evaluation.every_steps(step_hint),
         evaluate_test=False, rules=RULES_VERSION)
 
 
+def check_horizon(submission, points: Sequence[Mapping[str, Any]]) -> None:
+    """Every point a target-setting run trains ends its schedule where the run stops: its
+    `horizon_factor` is TARGET_SETTING_FRACTION (the baselines' search spaces fix it there)."""
+    for point in points:
+        if point.get("horizon_factor") != TARGET_SETTING_FRACTION:
+            raise TargetsError(
+                f"{submission.name}: a target-setting run stops at {TARGET_SETTING_FRACTION:g} of "
+                f"the step hint, so its schedule must end there, but the point {dict(point)} has "
+                f"horizon_factor={point.get('horizon_factor')!r}; fix it in the search space: "
+                f'"horizon_factor": {{"feasible_points": [{TARGET_SETTING_FRACTION:g}]}}')
+
+
 def tune(workload, step_hint: int, baselines: Sequence[str], trials: int, results_dir: Path,
-         on_trial=None) -> list[Configuration]:
-    """Step 1: every baseline's `trials` search-space points, each its own process."""
+         on_trial=None, seed_offset: int = 0) -> list[Configuration]:
+    """Step 1: every baseline's `trials` search-space points, each its own process
+    (`seed_offset`: other draws and seeds, for a search beside the one that set the target)."""
     settings = target_setting_settings(step_hint)
     configurations = []
     for name in baselines:
+        submission = registry.get_submission(name)
+        check_horizon(submission, tuning.study_points(submission, "external", 0, trials,
+                                                      seed_offset=seed_offset))
         outcomes = tuning.run_study(
-            name, [workload], ruleset="external", studies=1, trials=trials,
-            results_dir=str(results_dir), settings=settings, isolate=True, on_trial=on_trial)
+            submission, [workload], ruleset="external", studies=1, trials=trials,
+            results_dir=str(results_dir), settings=settings, isolate=True, on_trial=on_trial,
+            seed_offset=seed_offset)
         for outcome in outcomes:
             record = outcome.record
             curve = metric_curve(record, workload.spec.target_metric)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from bench import point_lists, registry
 from bench.search_space import PointList, load_search_space
@@ -107,7 +108,7 @@ def test_each_baselines_committed_list_is_the_one_its_reports_give(baseline):
     assert isinstance(space, PointList) and len(space.points) == lists_script.DEFAULT_LENGTH
     submission = registry.get_submission(baseline)
     space.check_names(submission.default_hparams, owner=baseline)
-    reports = [read_report(w) for w in lists_script.base_cpu_workloads()]
+    reports = [lists_script.searched_report(w) for w in lists_script.base_cpu_workloads()]
     derived = point_lists.derive(reports, baseline, lists_script.DEFAULT_LENGTH,
                                  {"horizon_factor": 0.75})
     assert json.loads(path.read_text()) == derived.points
@@ -125,3 +126,40 @@ def test_the_board_gives_a_point_list_to_external_studies_only():
     assert by[("external", "prodigy")].search_space is None  # no list: its ranges
     assert by[("self", "nadamw")].search_space is None  # self-tuning: its default point
     assert "--search-space" not in reference.study_args(by[("self", "nadamw")], Path("/tmp/r"))
+
+
+def test_a_broader_search_adds_its_points_to_the_target_setting_ones(tmp_path, monkeypatch):
+    from bench import targets
+
+    monkeypatch.setattr(lists_script, "SEARCH_DIRECTORY", tmp_path / "search")
+    calls = []
+
+    def fake_tune(workload, step_hint, baselines, trials, results_dir, on_trial, seed_offset):
+        calls.append((workload.name, step_hint, tuple(baselines), trials, seed_offset))
+        return [targets.Configuration(baselines[0], {"learning_rate": 0.5 + i}, seed_offset + i,
+                                      0.0, "budget") for i in range(trials)]
+
+    monkeypatch.setattr(lists_script.targets, "tune", fake_tune)
+    monkeypatch.setattr(lists_script, "base_cpu_workloads", lambda: ["mnist1d_mlp"])
+    result = CliRunner().invoke(lists_script.main, ["--search", "2", "--results-dir",
+                                                    str(tmp_path / "runs"), "-s", "nadamw"])
+    assert result.exit_code == 0, result.output
+    step_hint = read_report("mnist1d_mlp")["step_hint"]
+    assert calls == [("mnist1d_mlp", step_hint, ("nadamw",), 2, lists_script.SEARCH_SEED_OFFSET)]
+    search = json.loads((tmp_path / "search" / "mnist1d_mlp.json").read_text())
+    assert [c["seed"] for c in search["configurations"]] == [200_000, 200_001]
+    merged = lists_script.searched_report("mnist1d_mlp")
+    original = read_report("mnist1d_mlp")
+    assert merged["configurations"] == original["configurations"] + search["configurations"]
+    assert merged["validation_target"] == original["validation_target"]  # targets untouched
+    # the searched points run on every workload of the table: they join nadamw's points
+    points, _ = point_lists.cost_table([merged], "nadamw")
+    assert len(points) == 5 + 2 and points[-1] == {"learning_rate": 1.5}
+
+
+def test_a_search_needs_a_results_directory_outside_the_repository():
+    result = CliRunner().invoke(lists_script.main, ["--search", "2"])
+    assert result.exit_code == 2 and "--results-dir" in result.output
+    result = CliRunner().invoke(lists_script.main, ["--search", "2", "--results-dir",
+                                                    str(ROOT / "runs")])
+    assert result.exit_code == 2 and "inside the repository" in result.output

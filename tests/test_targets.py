@@ -7,13 +7,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bench import targets
+from bench import targets, tuning
 from bench.cli import main
 from bench.protocol import Outcome, ProtocolSettings
-from bench.registry import get_submission
+from bench.registry import get_submission, get_workload
 from bench.submission import resolve_hparams
 from bench.trial.loop import run_trial
-from tests.conftest import FakeTimer, TinyRegression
+from tests.conftest import FakeTimer, TinyRegression, write_submission
 
 # ------------------------------------------------------------------ the procedure's arithmetic
 
@@ -98,7 +98,7 @@ def test_evaluation_by_time_makes_the_steps_depend_on_the_machine():
     assert [row["step"] for row in fast.evals] != [row["step"] for row in slow.evals]
 
 
-def test_target_setting_runs_train_three_quarters_of_the_step_hint_and_are_told_so():
+def test_target_setting_runs_train_three_quarters_of_the_step_hint_told_the_whole_of_it():
     seen = {}
 
     class Recording:  # a submission stand-in that notes the step hint it was given
@@ -114,11 +114,13 @@ def test_target_setting_runs_train_three_quarters_of_the_step_hint_and_are_told_
 
     submission = get_submission("sgd_nesterov")
     workload = TinyRegression(target=10.0)  # met at once: a normal trial would stop early
-    result = run_trial(workload, Recording(submission), dict(submission.default_hparams),
+    point = {**submission.default_hparams, "horizon_factor": 0.75}
+    result = run_trial(workload, Recording(submission), point,
                        settings=targets.target_setting_settings(200))
-    # AlgoPerf's target-setting algorithms schedule over int(0.75 * step_hint) = 150 steps
+    # AlgoPerf's target-setting algorithms are told the step hint and schedule over
+    # int(0.75 * step_hint) = 150 steps: here the point's horizon (tests/test_horizon.py)
     assert result.outcome is Outcome.BUDGET and result.steps == 150
-    assert seen["step_hint"] == 150 and workload.spec.step_hint == 100  # original untouched
+    assert seen["step_hint"] == 200 and workload.spec.step_hint == 100  # original untouched
     # evaluated on the grid of the workload's step hint: 1% of 200, not of 150 (1.5 -> 2)
     assert [row["step"] for row in result.evals][:3] == [0, 2, 4]
 
@@ -126,13 +128,28 @@ def test_target_setting_runs_train_three_quarters_of_the_step_hint_and_are_told_
 # ----------------------------------------------------------------------- the whole procedure
 
 
-SEARCH_SPACE = {"learning_rate": {"min": 0.003, "max": 0.3, "scaling": "log"}}
+SEARCH_SPACE = {"learning_rate": {"min": 0.003, "max": 0.3, "scaling": "log"},
+                "horizon_factor": {"feasible_points": [0.75]}}
+
+
+# SGD whose learning rate decays linearly to 0 over its horizon, as the baselines' schedules do
+SCHEDULED_SGD = '''
+import optax
+from bench import schedules
+
+DEFAULT_HPARAMS = {"learning_rate": 0.1, "horizon_factor": 1.0}
+
+def make_optimizer(hparams, workload_info):
+    steps = schedules.horizon(workload_info.step_hint, hparams["horizon_factor"])
+    return optax.sgd(optax.linear_schedule(hparams["learning_rate"], 0.0, steps))
+'''
 
 
 @pytest.fixture
-def sgd_with_space(sgd_path):
-    (sgd_path.parent / "search_space.json").write_text(json.dumps(SEARCH_SPACE))
-    return sgd_path
+def sgd_with_space(tmp_path):
+    path = write_submission(tmp_path, SCHEDULED_SGD)
+    (path.parent / "search_space.json").write_text(json.dumps(SEARCH_SPACE))
+    return path
 
 
 def test_set_targets_end_to_end(sgd_with_space, tmp_path):
@@ -162,6 +179,22 @@ def test_set_targets_end_to_end(sgd_with_space, tmp_path):
     assert remeasured.validation_target == report.validation_target  # same steps, same metric
     set_aside = list((tmp_path / "runs").rglob("*.replaced-*"))
     assert len(set_aside) == 3
+
+
+def test_tuning_refuses_points_whose_schedule_would_not_end_where_the_run_stops(tmp_path):
+    path = write_submission(tmp_path / "code", SCHEDULED_SGD)
+    space = {"learning_rate": {"min": 0.003, "max": 0.3, "scaling": "log"}}  # horizon 1: default
+    (path.parent / "search_space.json").write_text(json.dumps(space))
+    runs = tmp_path / "runs"
+    with pytest.raises(targets.TargetsError, match="horizon_factor=1.0.*feasible_points"):
+        targets.tune(get_workload("tests.conftest:TINY"), 60, [str(path)], 2, runs)
+    assert not runs.exists() or not list(runs.rglob("*.json"))  # refused before any run
+
+
+def test_the_shipped_baselines_search_spaces_end_their_schedules_at_three_quarters():
+    for name in targets.BASELINES:
+        submission = get_submission(name)
+        targets.check_horizon(submission, tuning.study_points(submission, "external", 0, 5))
 
 
 def test_markdown_summary_lists_the_seeds_that_reached_the_target():
