@@ -96,16 +96,13 @@ def greedy_order(costs: Sequence[Sequence[float]], length: int) -> list[int]:
     """The indices of the points of the greedy list (module docstring), at most `length` of them."""
     if length < 1:
         raise PointListError("a list needs at least one point")
-    workloads = len(costs[0]) if costs else 0
-    covered = [math.inf] * workloads
+    covered = [math.inf] * (len(costs[0]) if costs else 0)  # per workload: the list's cost so far
     order: list[int] = []
     for _ in range(min(length, len(costs))):
-        def list_cost(i: int) -> float:
-            return sum(min(c, best) for c, best in zip(costs[i], covered))
-        candidates = [i for i in range(len(costs)) if i not in order]
-        chosen = min(candidates, key=lambda i: (list_cost(i), i))
+        rest = [i for i in range(len(costs)) if i not in order]
+        chosen = min(rest, key=lambda i: (sum(map(min, costs[i], covered)), i))
         order.append(chosen)
-        covered = [min(c, best) for c, best in zip(costs[chosen], covered)]
+        covered = list(map(min, costs[chosen], covered))
     return order
 
 
