@@ -22,14 +22,18 @@ cost of its points (a study keeps its best trial), and the list is built greedil
     L_1 = argmin_p  sum_w cost(p, w)
     L_k = argmin_p  sum_w min(cost(p, w), min_{j<k} cost(L_j, w))
 
-ties going to the earlier point of the search. Each step adds the point that covers the most of
-what the list still misses, so the first n points are a good list for a study of n trials.
+ties going to the point with the least summed cost of its own, then to the earlier point of the
+search. Each step adds the point that covers the most of what the list still misses, so the
+first n points are a good list for a study of n trials; once no point lowers the list's cost,
+the next ones are the best points on their own: backups for a point whose one tuning seed was
+lucky.
 
 Where this differs from Medapati et al.: they search broadly (hundreds of points per workload)
-and score a list by its time to the target; here the search is the few points `bench
-set-targets` drew per baseline (the same draws on every workload), and those runs did not stop at
-the target, so the cost is the shortfall of their best metric. The held-out variants are kept
-out of the derivation, as theirs were.
+and score a list by its time to the target; here the search is a few points per baseline (those
+`bench set-targets` drew, and a few more run the same way: scripts/reference/point_lists.py),
+the same draws on every workload, one seed each, and those runs did not stop at the target, so
+the cost is the shortfall of their best metric. The held-out variants are kept out of the
+derivation, as theirs were.
 
 Pure functions over plain data (target-setting reports as read from workloads/targets/).
 """
@@ -100,7 +104,7 @@ def greedy_order(costs: Sequence[Sequence[float]], length: int) -> list[int]:
     order: list[int] = []
     for _ in range(min(length, len(costs))):
         rest = [i for i in range(len(costs)) if i not in order]
-        chosen = min(rest, key=lambda i: (sum(map(min, costs[i], covered)), i))
+        chosen = min(rest, key=lambda i: (sum(map(min, costs[i], covered)), sum(costs[i]), i))
         order.append(chosen)
         covered = list(map(min, costs[chosen], covered))
     return order

@@ -44,11 +44,23 @@ def test_greedy_order_takes_the_point_that_covers_most_of_what_the_list_misses()
              [10, 10, 1],
              [1, 1, 1]]     # near everywhere
     # sums 20, 15, 21, 3 -> point 3; then with [1, 1, 1] covered: point 0 gives 0+1+1 = 2,
-    # point 1 gives 1+0+1 = 2 (tie: the earlier point), point 2 gives 3; then point 1 (0+0+1).
+    # point 1 gives 1+0+1 = 2 (tie: point 1, whose own sum is 15 against 20), point 2 gives 3;
+    # then with [1, 0, 1] covered point 0 gives 0+0+1 = 1 and point 2 gives 1+0+1 = 2.
     assert point_lists.greedy_order(costs, 1) == [3]
-    assert point_lists.greedy_order(costs, 2) == [3, 0]
-    assert point_lists.greedy_order(costs, 3) == [3, 0, 1]
-    assert point_lists.greedy_order(costs, 9) == [3, 0, 1, 2]  # no longer than the search
+    assert point_lists.greedy_order(costs, 2) == [3, 1]
+    assert point_lists.greedy_order(costs, 3) == [3, 1, 0]
+    assert point_lists.greedy_order(costs, 9) == [3, 1, 0, 2]  # no longer than the search
+    tied = [[0, 5], [5, 0], [0, 5]]  # points 0 and 2 alike in every way: the earlier one
+    assert point_lists.greedy_order(tied, 1) == [0]
+
+
+def test_once_the_list_covers_what_it_can_the_next_points_are_the_best_on_their_own():
+    costs = [[10, 10, 10],
+             [0, 0, 10],   # the first point: meets two workloads
+             [9, 9, 10],
+             [2, 1, 10]]   # no point helps the third workload
+    # after point 1 nothing lowers the list's cost (10); point 3 sums 13 against 28 and 30
+    assert point_lists.greedy_order(costs, 3) == [1, 3, 2]
     with pytest.raises(point_lists.PointListError):
         point_lists.greedy_order(costs, 0)
 

@@ -2,6 +2,8 @@
 
     python scripts/reference/point_lists.py            # print the lists and their costs
     python scripts/reference/point_lists.py --write    # write submissions/<baseline>/point_list.json
+    python scripts/reference/point_lists.py --search 6 --results-dir ~/bench-lists --write
+                                                       # how the committed lists were made
 
 `bench set-targets` ran each baseline (nadamw, sgd_nesterov, adamw) at the same quasi-random
 points of its search space on every cpu workload, for 3/4 of the step hint, and kept each run's
