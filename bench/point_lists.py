@@ -48,6 +48,7 @@ from typing import Any
 
 from bench.target_reach import beyond_target
 
+FILE_NAME = "point_list.json"  # a submission's list, beside its code (AlgoPerf's list form)
 FAR = 10.0  # seed sds: a shortfall this large counts no more than a run that ended without a metric
 
 

@@ -1,4 +1,4 @@
-"""bench.point_lists and scripts/reference/point_lists.py: ordered point lists for external tuning."""
+"""bench.point_lists and scripts/reference/point_lists.py: point lists for external tuning."""
 
 import importlib.util
 import json

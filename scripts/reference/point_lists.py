@@ -1,7 +1,7 @@
 """The baselines' point lists for the external-tuning board, derived from the target-setting search.
 
     python scripts/reference/point_lists.py            # print the lists and their costs
-    python scripts/reference/point_lists.py --write    # write submissions/<baseline>/point_list.json
+    python scripts/reference/point_lists.py --write    # write each baseline's point_list.json
     python scripts/reference/point_lists.py --search 6 --results-dir ~/bench-lists --write
                                                        # how the committed lists were made
 
@@ -46,7 +46,6 @@ from bench import environment, point_lists, registry, targets  # noqa: E402
 from workloads.targets import DIRECTORY as TARGETS_DIRECTORY  # noqa: E402
 from workloads.targets import read_report  # noqa: E402
 
-FILE_NAME = "point_list.json"
 SEARCH_DIRECTORY = TARGETS_DIRECTORY / "search"
 SEARCH_SEED_OFFSET = 200_000  # past set-targets' draws (offset 0), short of the boards' offsets
 DEFAULT_LENGTH = 3  # scripts/reference/run.py's external trials per study
@@ -95,7 +94,7 @@ def searched_report(workload: str) -> dict:
 
 
 def list_path(submission: str) -> Path:
-    return registry.get_submission(submission).path.parent / FILE_NAME
+    return registry.get_submission(submission).path.parent / point_lists.FILE_NAME
 
 
 def table(derived: point_lists.DerivedList) -> Table:
@@ -117,7 +116,8 @@ def table(derived: point_lists.DerivedList) -> Table:
               help="Baseline (repeatable). Default: bench set-targets' baselines.")
 @click.option("--length", default=DEFAULT_LENGTH, show_default=True, type=click.IntRange(min=1),
               help="Points per list.")
-@click.option("--write", is_flag=True, help=f"Write submissions/<baseline>/{FILE_NAME}.")
+@click.option("--write", is_flag=True,
+              help=f"Write submissions/<baseline>/{point_lists.FILE_NAME}.")
 @click.option("--search", "search_trials", type=click.IntRange(min=1),
               help="First run this many points per baseline on each base workload "
                    "(workloads/targets/search/).")

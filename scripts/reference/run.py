@@ -79,9 +79,6 @@ DEFAULT_TRIALS = 3  # external trials per study: a small budget
 # baseline's first three draws, and the board would replay the very run that set the target.
 # The external board's seeds and draws are shifted by this much, past any target-setting run.
 EXTERNAL_SEED_SHIFT = 500_000
-# A submission folder's ordered list of points for its external studies, derived from the
-# target-setting search by scripts/reference/point_lists.py (the baselines have one).
-POINT_LIST = "point_list.json"
 DEFAULT_OUT = REPO / "results" / "reference"
 BENCH = (sys.executable, "-m", "bench.cli")
 POLL_SECONDS = 2.0
@@ -131,10 +128,11 @@ def cpu_workloads() -> list[str]:
 
 
 def point_list(submission: str) -> str | None:
-    """The submission's point_list.json (scripts/reference/point_lists.py), if it has one."""
-    from bench import registry
+    """The submission's ordered list of points for its external studies, if it has one (the
+    baselines do: scripts/reference/point_lists.py)."""
+    from bench import point_lists, registry
 
-    path = registry.get_submission(submission).path.parent / POINT_LIST
+    path = registry.get_submission(submission).path.parent / point_lists.FILE_NAME
     return str(path) if path.exists() else None
 
 
@@ -210,12 +208,15 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
                rates: tuple[float, float] | None = None) -> str:
     """OUT/<ruleset>/README.md: how this leaderboard was made. `rates`: the lowest and highest
     clock rate of its trials (`clock_rates`), under a clock in reference seconds."""
+    from bench import point_lists
+
     ruleset_steps = [step for step in steps if step.ruleset == ruleset]
     first = ruleset_steps[0]
     listed = [step.submission for step in ruleset_steps if step.search_space]
     trials = "one trial per study at the default point" if ruleset == "self" else (
         f"{first.trials} trials per study (quasi-random points of the search space"
-        + (f"; the first points of their {POINT_LIST} for {', '.join(listed)}" if listed else "")
+        + (f"; the first points of their {point_lists.FILE_NAME} for {', '.join(listed)}"
+           if listed else "")
         + ")")
     lines = [
         f"# Reference leaderboard: {ruleset} ruleset", "",
