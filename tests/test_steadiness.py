@@ -77,13 +77,28 @@ def test_a_uniformly_slow_run_is_slow_against_its_siblings():
     assert steadiness.median_step_time(*curve([2.0] * 5)) is None
 
 
-def write_trial(directory, study, per_step_ms):
+def write_trial(directory, study, per_step_ms, clock_rate=None):
     steps, times = curve(per_step_ms)
     path = directory / "self" / "sub" / "wl" / f"study_{study}" / "trial_0.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"submission": "sub", "workload": "wl", "evals": [
-        {"step": s, "submission_time": t} for s, t in zip(steps, times)]}))
+    path.write_text(json.dumps({"submission": "sub", "workload": "wl", "clock_rate": clock_rate,
+                                "evals": [{"step": s, "submission_time": t}
+                                          for s, t in zip(steps, times)]}))
     return path
+
+
+def test_a_trial_on_the_reference_clock_is_judged_against_its_siblings_alone():
+    def record(per_step_ms, clock_rate):
+        steps, times = curve(per_step_ms)
+        return {"clock_rate": clock_rate,
+                "evals": [{"step": s, "submission_time": t} for s, t in zip(steps, times)]}
+
+    busy = [2.0] + [0.70] * 10 + [1.10] * 10  # half its intervals slow: unsteady on a plain clock
+    assert steadiness.record_unsteady(record(busy, None))
+    assert not steadiness.record_unsteady(record(busy, 2.5))
+    # median 0.9 ms against 0.7: within 1.3x; 1.1 ms throughout: slow against its siblings
+    runs = [record([2.0] + [0.70] * 20, 2.5), record(busy, 2.5), record([2.0] + [1.10] * 20, 2.6)]
+    assert steadiness.suspect(runs) == [False, False, True]
 
 
 def test_the_script_flags_unsteady_and_slow_trials_and_sets_them_aside(tmp_path):
@@ -99,6 +114,17 @@ def test_the_script_flags_unsteady_and_slow_trials_and_sets_them_aside(tmp_path)
     assert moved.returncode == 0, moved.stderr
     assert steady.exists() and not busy.exists() and not slow.exists()
     assert len(list(busy.parent.glob("trial_0.json.replaced-*"))) == 1  # kept, renamed
+
+
+def test_the_script_judges_reference_clock_trials_against_their_siblings(tmp_path):
+    write_trial(tmp_path, 0, [2.0] + [0.70] * 20, clock_rate=2.5)
+    write_trial(tmp_path, 1, [2.0] + [0.70] * 10 + [1.10] * 10, clock_rate=2.5)
+    slow = write_trial(tmp_path, 2, [2.0] + [1.10] * 20, clock_rate=2.5)
+    script = [sys.executable, "scripts/reference/steadiness.py", str(tmp_path), "--set-aside"]
+    result = subprocess.run(script, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "1 of 3 trials unsteady or slow" in result.stdout and "n/a" in result.stdout
+    assert not slow.exists()
 
 
 def test_slow_only_flags_the_trials_slow_against_their_siblings_alone(tmp_path):

@@ -7,7 +7,9 @@ ran unsteadily (more than 5% of their evaluation intervals slower per step than 
 fast ones) and how many ran slow against their siblings (the same submission's trials of the
 same workload in other studies: a median step time over 1.3x the fastest of them). Either means
 another job, or the host, took a share of the cores, or that the submission's own steps vary in
-cost. The rules and the measurements behind them: bench/steadiness.py.
+cost. Trials timed in reference seconds (rules cpu-v3) are judged against their siblings
+alone ("n/a" under unsteady): their intervals stray with the clock's rate estimate. The rules and
+the measurements behind them: bench/steadiness.py.
 
 `--slow-only` flags only the trials slow against their siblings: on a host whose slowdowns come
 often, those are the ones whose times moved most. `--set-aside` moves the flagged records aside
@@ -72,8 +74,10 @@ def main(results_dirs: tuple[Path, ...], move: bool, slow_only: bool) -> None:
         slow = steadiness.slow_against_siblings(
             [steadiness.median_step_time(*steadiness.record_curve(r)) for r in records])
         judged = [share for share in shares if share is not None]
-        table.add_row(submission, workload, str(len(runs)),
-                      str(sum(map(steadiness.is_unsteady, shares))), str(sum(slow)),
+        unsteady = sum(map(steadiness.record_unsteady, records))
+        if all(map(steadiness.on_reference_clock, records)):
+            unsteady = "n/a"  # reference seconds: judged against siblings only
+        table.add_row(submission, workload, str(len(runs)), str(unsteady), str(sum(slow)),
                       f"{max(judged):.0%}" if judged else "-")
         bad = slow if slow_only else steadiness.suspect(records)
         flagged += [path for (path, _), is_bad in zip(runs, bad) if is_bad]
