@@ -31,8 +31,9 @@ lucky.
 Where this differs from Medapati et al.: they search broadly (hundreds of points per workload)
 and score a list by its time to the target; here the search is a few points per baseline (those
 `bench set-targets` drew, and a few more run the same way: scripts/reference/point_lists.py),
-the same draws on every workload, one seed each, and those runs did not stop at the target, so
-the cost is the shortfall of their best metric. The held-out variants are kept out of the
+the same draws on every workload, one seed each (the further points' reports are
+workloads/targets/search/<workload>.json), and those runs did not stop at the target, so the
+cost is the shortfall of their best metric. The held-out variants are kept out of the
 derivation, as theirs were.
 
 Pure functions over plain data (target-setting reports as read from workloads/targets/).

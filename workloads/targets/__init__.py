@@ -5,10 +5,6 @@ their best validation metric, the chosen one, each seed's evaluation curve, the 
 (the median of the seeds' best metric), the step hint and the budget, with the command and the
 machine that measured it. A workload module takes its target, step hint and budget from here
 (`spec_fields`), so the numbers live in one place, beside the evidence for them.
-
-`search/<workload>.json` holds more baseline points run the same way, without setting anything
-(scripts/reference/point_lists.py --search): the search the baselines' point lists are ordered
-from.
 """
 
 from __future__ import annotations

@@ -1,0 +1,37 @@
+"""The cpu workloads keep the definitions the reference boards in progress are measured on.
+
+A record is scored only under the workload definition it was measured on (`bench.trust`): its
+`workload_sha256` covers the spec and every project file that defines the workload's data,
+model and loss, docstrings included. The cpu-v3 reference boards (issue 21) take many sessions
+of a quiet machine, at commit 74101f0; a change to any of those files, even to a comment, would
+void every record made so far, and nothing else would say so until the boards were scored.
+(It happened once: a four-line docstring in workloads/targets/__init__.py, reverted.)
+
+The hashes below are those the boards' records carry. When the boards are committed, this test
+becomes: the committed records (results/reference/*/records.tar.xz) are vouched for by the
+current checkout. Until then, a change that fails it must either be reverted or come with new
+boards.
+"""
+
+import pytest
+
+from bench import registry, rules
+from bench.trial.hashes import workload_sha256
+
+BOARD_RULES = "cpu-v3"
+BOARD_HASHES = {
+    "digits_autoencoder": "32feb3954b7d15bed742d1e7707514b20949765b40089bc02a1c8fd6d55a637d",
+    "mnist1d": "737dad02e4f61558adcb30be465872ac697e79ad334e99f96be3392e39b67b8d",
+    "mnist1d_gelu": "e7a14cf9c9007149b3fa45cf3fdb5db144229453c72b0a414ab602c8c14e45e0",
+    "mnist1d_mlp": "b02c0d76735141585126e7fc1c1f1ac35b5f57132b507442eda84a165a37d396",
+    "modular_arithmetic": "0a8b58db764bf4a4929e4108c1f982e63a735cd8cc35234a7ef14a48395a3e06",
+    "synthetic_lm": "c3623a30b6a6d76cbc5bf2288364e88c7bd88c3ce1f54a764d6f9db660fec0fb",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOARD_HASHES))
+def test_the_workload_is_defined_as_when_the_boards_began(name):
+    workload = rules.with_rules(registry.all_workloads()[name], BOARD_RULES)
+    assert workload_sha256(workload) == BOARD_HASHES[name], (
+        f"{name}'s definition changed: every record of the cpu-v3 reference boards in progress "
+        "would be refused as stale (see this test's docstring)")
