@@ -31,7 +31,7 @@ import math
 import time
 from pathlib import Path
 
-from bench import api, environment, registry, rules, scoring, trust, tuning
+from bench import api, environment, registry, reporting, rules, scoring, trust, tuning
 from bench.check import CheckResult, review_submission
 from bench.protocol import ProtocolSettings
 from bench.trial.record import DEFAULT_RULES as RULES_BEFORE_THE_FIELD
@@ -242,6 +242,18 @@ def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiRes
                       "other targets and budgets do not compare, so there is no ranking. "
                       "Regenerate the reference (scripts/reference/run.py)."]
         return CiResult(valid, "\n".join(lines) + "\n")
+    changed = changed_definitions(reference.get("definitions"),
+                                  reporting.workload_definitions(records))
+    if changed:
+        lines += ["", f"The reference leaderboard `{reference_file}` was measured on other "
+                      f"definitions of {', '.join(changed)} than these trials (their model, data, "
+                      "loss or spec changed since), so there is no ranking. Regenerate the "
+                      "reference (scripts/reference/run.py)."]
+        return CiResult(valid, "\n".join(lines) + "\n")
+    if "definitions" not in reference:
+        lines += ["", f"The reference leaderboard `{reference_file}` does not say which workload "
+                      "definitions it was measured on (scored before bench kept them): the "
+                      "ranking assumes they are these trials'."]
     here = environment.hardware()["fingerprint"]  # this machine's, not what records claim
     measure = compared_by(theirs, here, reference.get("hardware", []))
     entries = _reference_entries(reference, measure)
@@ -258,6 +270,15 @@ def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiRes
                   "ranking compares steps to target, not seconds.", ""]
     lines += ranking_lines(scores, medians, ratios, bases, measure, name)
     return CiResult(valid, "\n".join(lines) + "\n", scores, measure)
+
+
+def changed_definitions(theirs: dict | None, ours: dict) -> list[str]:
+    """The workloads whose definition hashes (leaderboard.json's "definitions", as
+    `reporting.workload_definitions` gives them) differ between a reference leaderboard and
+    this run; none when the reference does not say."""
+    if theirs is None:
+        return []
+    return sorted(w for w in ours if w in theirs and set(theirs[w]) != set(ours[w]))
 
 
 def compared_by(rules_version: str, here: str, reference_hardware) -> str:

@@ -173,6 +173,20 @@ def study_values(records: Iterable[Mapping], ruleset: str, rules: str | None = N
     return out
 
 
+def workload_definitions(records: Iterable[Mapping]) -> dict[str, list[str]]:
+    """workload -> the definition hashes (`workload_sha256`) its records were measured on.
+
+    Kept in leaderboard.json so that a later run ranked against this leaderboard (`bench ci`)
+    can tell whether it measured the same workloads: a change to a workload's model, data, loss
+    or spec changes its hash. Imported logs carry none.
+    """
+    found: dict[str, set[str]] = {}
+    for record in records:
+        if record.get("workload_sha256"):
+            found.setdefault(record["workload"], set()).add(record["workload_sha256"])
+    return {workload: sorted(hashes) for workload, hashes in sorted(found.items())}
+
+
 def _json_number(value):
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
@@ -217,6 +231,9 @@ def write_leaderboard(
         "rows": [{k: _json_number(v) for k, v in row.items()} for row in rows],
         "warnings": board.warnings,
         "studies": study_values(records, board.ruleset, board.rules),
+        "definitions": workload_definitions(
+            r for r in records if r["ruleset"] == board.ruleset
+            and scoring.record_rules(r) == board.rules),
     }
     path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     written.append(path)

@@ -73,3 +73,35 @@ def test_times_compare_across_machines_only_under_a_clock_in_reference_seconds()
     assert compared_by("cpu-v3", "aaaa", ["bbbb"]) == "time"
     assert compared_by("cpu-v2", "aaaa", ["bbbb"]) == "steps"
     assert compared_by("cpu-v2", "aaaa", ["bbbb", "aaaa"]) == "time"
+
+
+def test_a_reference_measured_on_other_workload_definitions_is_not_ranked_against(tmp_path):
+    reference = make_reference(tmp_path)
+    board = reference / "self" / "leaderboard.json"
+    data = json.loads(board.read_text())
+    records, _ = load_records([tmp_path / "ref-runs"])
+    assert data["definitions"] == {"mnist1d_mlp": [records[0].workload_sha256]}
+    data["definitions"]["mnist1d_mlp"] = ["0" * 64]  # as if the model had changed since
+    board.write_text(json.dumps(data))
+    text = ci_report(tmp_path, reference)
+    assert "measured on other definitions of mnist1d_mlp" in text
+    assert "### Against the reference leaderboard" not in text
+
+
+def test_a_reference_that_does_not_name_its_definitions_is_ranked_with_a_caveat(tmp_path):
+    reference = make_reference(tmp_path)
+    board = reference / "self" / "leaderboard.json"
+    data = json.loads(board.read_text())
+    del data["definitions"]  # a leaderboard scored before the field
+    board.write_text(json.dumps(data))
+    text = ci_report(tmp_path, reference)
+    assert "does not say which workload definitions" in text
+    assert "### Against the reference leaderboard" in text
+
+
+def test_changed_definitions_names_the_workloads_whose_hashes_differ():
+    from bench.ci import changed_definitions
+
+    theirs = {"a": ["1"], "b": ["2"], "c": ["3"]}
+    assert changed_definitions(theirs, {"a": ["1"], "b": ["9"], "d": ["4"]}) == ["b"]
+    assert changed_definitions(None, {"a": ["9"]}) == []
