@@ -186,21 +186,31 @@ def test_unsteady_and_slow_trials_are_counted_from_the_records_evaluations(tmp_p
     paths.append(tmp_path / "missing.json")
     # busy: half its intervals slow; slow: 1.0 ms against the steady sibling's 0.7 (> 1.3x);
     # busy's median (0.9 ms) is not over 1.3x, short is too short to judge either way
-    assert reference.unsteady_trials(paths) == (2, 4)
+    facts = reference.record_facts(reference.read_records(paths))
+    assert (facts.unsteady, facts.trials) == (2, 4)
 
 
-def test_the_clock_rates_of_a_board_are_the_extremes_over_its_records(tmp_path):
+def test_a_boards_rates_dates_and_commits_come_from_its_records(tmp_path):
     paths = []
-    for name, content in (("a", {"clock_rate": 2.5}), ("b", {"clock_rate": 3.25}),
-                          ("c", {}), ("d", "not json")):
+    for name, content in (
+            ("a", {"clock_rate": 2.5, "finished_at": "2026-12-02T05:00:00+00:00",
+                   "git_commit": "b" * 40}),
+            ("b", {"clock_rate": 3.25, "finished_at": "2026-12-01T21:00:00+00:00",
+                   "git_commit": "a" * 40}),
+            ("c", {"finished_at": "2026-12-03T01:00:00+00:00", "git_commit": "b" * 40}),
+            ("d", "not json")):
         paths.append(tmp_path / f"{name}.json")
         paths[-1].write_text(content if isinstance(content, str) else json.dumps(content))
-    assert reference.clock_rates(paths) == (2.5, 3.25)
-    assert reference.clock_rates(paths[2:]) is None
+    facts = reference.record_facts(reference.read_records(paths + [tmp_path / "missing.json"]))
+    assert facts.trials == 3 and facts.rates == (2.5, 3.25)
+    assert facts.span == ("2026-12-01T21:00:00+00:00", "2026-12-03T01:00:00+00:00")
+    assert facts.commits == ("a" * 40, "b" * 40)
+    assert reference.record_facts(reference.read_records(paths[2:])).rates is None
     step = reference.Step("self", "nadamw", ("w",), ("w",), 3, 1)
-    text = reference.provenance("self", "cmd", [], "t0", "t1", {}, [step], None,
-                                rates=(2.5, 3.25))
+    text = reference.provenance("self", "cmd", [], "t0", "t1", {}, [step], None, facts=facts)
     assert "took 2.50-3.25x the seconds of the machine that set the budgets" in text
+    assert "Trials finished from 2026-12-01T21:00:00+00:00 to 2026-12-03T01:00:00+00:00" in text
+    assert f"the trials ran at `{'a' * 12}`, `{'b' * 12}`" in text
 
 
 def test_a_rerun_skips_finished_studies(fake, tmp_path):

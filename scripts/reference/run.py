@@ -7,7 +7,8 @@
 It runs `bench study` for every submission of each ruleset over the cpu-tier workloads (held-out
 variants included), 3 studies each, then `bench score` for each ruleset into OUT/<ruleset>/
 (leaderboard.md/.csv/.json with bootstrap intervals over the studies, plots), and writes
-OUT/<ruleset>/README.md: the command, the dates, this machine's hardware fingerprint and every
+OUT/<ruleset>/README.md: the command, the dates its trials ran (from their records: a board may
+take several sittings), the commits they ran at, this machine's hardware fingerprint and every
 `bench` command it ran.
 
 - self: every shipped submission (`bench list submissions`) at its default point, under the
@@ -202,12 +203,52 @@ def run_logged(argv: Sequence[str], log: Path, on_tick: Callable[[], None]) -> i
     return process.returncode
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordFacts:
+    """What a board's README says of its trial records (`record_facts`)."""
+
+    trials: int = 0
+    unsteady: int = 0  # unsteady or slow against their siblings (bench.steadiness)
+    rates: tuple[float, float] | None = None  # lowest and highest clock_rate (cpu-v3)
+    span: tuple[str, str] | None = None  # the first and last finished_at
+    commits: tuple[str, ...] = ()  # the bench commits the trials ran at
+
+
+def read_records(paths: Sequence[Path]) -> list[dict]:
+    """The trial records at `paths` that exist and read as JSON objects, as written."""
+    records = []
+    for path in paths:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def record_facts(records: Sequence[dict]) -> RecordFacts:
+    """The count, steadiness, clock rates, dates and commits of a board's trial records. A board
+    made over several sessions gets its dates from its records, not from the last command."""
+    from bench import steadiness
+
+    groups = collections.defaultdict(list)  # siblings: one submission's trials of one workload
+    for record in records:
+        groups[(record.get("submission"), record.get("workload"))].append(record)
+    rates = [r["clock_rate"] for r in records if r.get("clock_rate") is not None]
+    finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
+    return RecordFacts(
+        trials=len(records),
+        unsteady=sum(sum(steadiness.suspect(group)) for group in groups.values()),
+        rates=(min(rates), max(rates)) if rates else None,
+        span=(finished[0], finished[-1]) if finished else None,
+        commits=tuple(sorted({r["git_commit"] for r in records if r.get("git_commit")})))
+
+
 def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, finished: str,
                hardware: dict, steps: Sequence[Step], commit: str | None,
-               limits: Sequence[str] = (), steadiness: tuple[int, int] = (0, 0),
-               rates: tuple[float, float] | None = None) -> str:
-    """OUT/<ruleset>/README.md: how this leaderboard was made. `rates`: the lowest and highest
-    clock rate of its trials (`clock_rates`), under a clock in reference seconds."""
+               limits: Sequence[str] = (), facts: RecordFacts = RecordFacts()) -> str:
+    """OUT/<ruleset>/README.md: how this leaderboard was made."""
     from bench import point_lists
 
     ruleset_steps = [step for step in steps if step.ruleset == ruleset]
@@ -218,26 +259,31 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         + (f"; the first points of their {point_lists.FILE_NAME} for {', '.join(listed)}"
            if listed else "")
         + ")")
+    when = f"- This command last started {started}, finished {finished}."
+    if facts.span:
+        when = (f"- Trials finished from {facts.span[0]} to {facts.span[1]} (their records' "
+                f"`finished_at`); this command last started {started}, finished {finished}.")
+    commits = ", ".join(f"`{c[:12]}`" for c in facts.commits) or "unknown"
     lines = [
         f"# Reference leaderboard: {ruleset} ruleset", "",
         "Made with one command from the repository root:", "", f"    {command}", "",
-        f"- Started {started}, finished {finished}.",
+        when,
         f"- Machine: {hardware.get('cpu')} ({hardware.get('cpu_count')} CPUs, backend "
         f"{hardware.get('backend')}), hardware fingerprint `{hardware.get('fingerprint')}`.",
-        f"- bench commit: `{commit or 'unknown'}`.",
+        f"- bench commit: `{commit or 'unknown'}` (scoring); the trials ran at {commits}.",
         f"- {first.studies} studies, {trials}; seed offset {first.seed_offset}"
         + (" (the run's + 500,000: no target-setting run is replayed)." if ruleset == "external"
            else "."),
         f"- Submissions: {', '.join(step.submission for step in ruleset_steps)}.",
         f"- Workloads: {', '.join(first.workloads)}.",
-        f"- Steadiness of the clock: {steadiness[0]} of {steadiness[1]} trials ran unsteadily "
+        f"- Steadiness of the clock: {facts.unsteady} of {facts.trials} trials ran unsteadily "
         "or slow against the same trial in the other studies (the machine was busy; "
         "`python scripts/reference/steadiness.py RESULTS_DIR` lists them).",
     ]
-    if rates is not None:
+    if facts.rates is not None:
         lines.append(f"- Clock in reference seconds (bench/speed.py): this machine took "
-                     f"{rates[0]:.2f}-{rates[1]:.2f}x the seconds of the machine that set the "
-                     "budgets, trial by trial (the records' `clock_rate`).")
+                     f"{facts.rates[0]:.2f}-{facts.rates[1]:.2f}x the seconds of the machine "
+                     "that set the budgets, trial by trial (the records' `clock_rate`).")
     if limits:
         lines.append(f"- Limited by `{' '.join(limits)}`: a smoke test, not a reference.")
     lines += ["", "The `bench` commands it ran (trial records stay outside the repository):", ""]
@@ -247,36 +293,6 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
               "training-loss curves: `records.tar.xz` (`tar -xJf records.tar.xz -C DIR` gives "
               "a results directory to score or compare)."]
     return "\n".join(lines) + "\n"
-
-
-def unsteady_trials(paths: Sequence[Path]) -> tuple[int, int]:
-    """(unsteady or slow against their siblings, readable) over the trial records at `paths`
-    (bench.steadiness; siblings: the same submission and workload in the other studies)."""
-    from bench import steadiness
-
-    groups = collections.defaultdict(list)
-    for path in paths:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        groups[(record.get("submission"), record.get("workload"))].append(record)
-    flagged = sum(sum(steadiness.suspect(records)) for records in groups.values())
-    return flagged, sum(len(records) for records in groups.values())
-
-
-def clock_rates(paths: Sequence[Path]) -> tuple[float, float] | None:
-    """The lowest and highest `clock_rate` over the readable trial records at `paths`; None when
-    none has one (a clock of machine seconds)."""
-    found = []
-    for path in paths:
-        try:
-            rate = json.loads(path.read_text()).get("clock_rate")
-        except (OSError, ValueError):
-            continue
-        if rate is not None:
-            found.append(rate)
-    return (min(found), max(found)) if found else None
 
 
 def archive_records(paths: Sequence[Path], results_dir: Path, archive: Path) -> int:
@@ -417,8 +433,7 @@ def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, comman
         paths = [path for step in steps if step.ruleset == ruleset
                  for path in step.record_paths(results_dir)]
         text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
-                          hardware, steps, commit, limits, unsteady_trials(paths),
-                          clock_rates(paths))
+                          hardware, steps, commit, limits, record_facts(read_records(paths)))
         (out / ruleset / "README.md").write_text(text)
         archive_records(paths, results_dir, out / ruleset / "records.tar.xz")
         console.print(f"{ruleset}: leaderboard in {out / ruleset}/leaderboard.md")
