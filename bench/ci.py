@@ -228,6 +228,15 @@ def run_ci(
     return _ranked(lines, valid, submission.name, records, names, reference_dir, ruleset)
 
 
+def reference_rules(reference_dir: str | Path, ruleset: str) -> str | None:
+    """The rules version the reference leaderboard of `ruleset` was scored under (None when there
+    is none): the rules a contribution's trials run under, so that the two compare."""
+    reference_file = Path(reference_dir) / ruleset / "leaderboard.json"
+    if not reference_file.exists():
+        return None
+    return json.loads(reference_file.read_text()).get("rules") or RULES_BEFORE_THE_FIELD
+
+
 def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiResult:
     reference_file = Path(reference_dir) / ruleset / "leaderboard.json"
     if not reference_file.exists():

@@ -11,12 +11,12 @@ from bench.trial.record import load_records
 from tests.conftest import SGD_SUBMISSION, write_submission
 
 
-def make_reference(tmp_path):
+def make_reference(tmp_path, *options: str):
     """A reference leaderboard from a real (tiny) nadamw run on mnist1d_mlp."""
     runner = CliRunner()
     result = runner.invoke(main, ["run", "-w", "mnist1d_mlp", "-s", "nadamw", "--max-steps",
                                   "30", "--eval-period", "1000", "--results-dir",
-                                  str(tmp_path / "ref-runs")])
+                                  str(tmp_path / "ref-runs"), *options])
     assert result.exit_code == 0, result.output
     records, _ = load_records([tmp_path / "ref-runs"])
     # pretend it ran under the self-tuning ruleset
@@ -26,13 +26,14 @@ def make_reference(tmp_path):
     return tmp_path / "reference"
 
 
-def ci_report(tmp_path, reference) -> str:
+def ci_report(tmp_path, reference, *options: str) -> str:
     """`bench ci` of a plain SGD submission on mnist1d_mlp against `reference`: its report."""
     path = write_submission(tmp_path, SGD_SUBMISSION)
     report = tmp_path / "report.md"
     result = CliRunner().invoke(main, [
         "ci", str(path), "-w", "mnist1d_mlp", "--reference", str(reference),
         "--results-dir", str(tmp_path / "ci"), "--report", str(report), "--max-runtime", "0.5",
+        *options,
     ])
     assert result.exit_code == 0, result.output
     return report.read_text()
@@ -62,9 +63,21 @@ def test_a_reference_of_other_rules_is_not_ranked_against(tmp_path):
     assert data["rules"] == "cpu-v2"  # the trials' rules, written by bench score
     del data["rules"]  # a leaderboard from before the field: cpu-v1's
     board.write_text(json.dumps(data))
-    text = ci_report(tmp_path, reference)
+    text = ci_report(tmp_path, reference, "--rules", "cpu-v2")
     assert "scored under rules cpu-v1, these trials ran under cpu-v2" in text
     assert "### Against the reference leaderboard" not in text
+
+
+def test_trials_run_under_the_reference_leaderboards_rules_unless_told(tmp_path):
+    from bench.ci import reference_rules
+
+    reference = make_reference(tmp_path, "--rules", "cpu-v1")
+    assert reference_rules(reference, "self") == "cpu-v1"
+    assert reference_rules(reference, "external") is None  # no such leaderboard
+    text = ci_report(tmp_path, reference)  # not the default rules (cpu-v2), the reference's
+    assert "### Against the reference leaderboard" in text and "scored under rules" not in text
+    records, _ = load_records([tmp_path / "ci"])
+    assert {record.rules for record in records} == {"cpu-v1"}
 
 
 def test_times_compare_across_machines_only_under_a_clock_in_reference_seconds():

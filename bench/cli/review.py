@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from bench import rules as rules_module
 from bench import tuning
 from bench.check import check_submission
 from bench.cli.display import checks_table, console
 from bench.cli.output import print_json, print_table
 from bench.cli.errors import user_errors
-from bench.ci import TOTAL_SECONDS, run_ci
+from bench.ci import TOTAL_SECONDS, reference_rules, run_ci
 from bench.protocol import ProtocolSettings
 
 
@@ -51,6 +52,9 @@ def check(path, workload, steps, as_json):
               type=click.Path(file_okay=False))
 @click.option("--report", default="bench-ci-report.md", show_default=True,
               type=click.Path(dir_okay=False), help="Markdown report for the pull request.")
+@click.option("--rules", type=click.Choice(rules_module.versions()),
+              help="Rules version of the trials [default: the reference leaderboard's, so that "
+                   "they compare; without one, bench's default].")
 @click.option("--max-runtime", type=click.FloatRange(min=0, min_open=True),
               help="Budget per trial (default: the workload's).")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
@@ -60,7 +64,7 @@ def check(path, workload, steps, as_json):
               help="Wall-clock seconds for the whole study; trials that no longer fit are not "
                    "run (keep it under the CI job's timeout).")
 @user_errors
-def ci(path, ruleset, studies, trials, workload_names, reference, results_dir, report,
+def ci(path, ruleset, studies, trials, workload_names, reference, results_dir, report, rules,
        max_runtime, trial_timeout, total_timeout):
     """Check a contributed submission, run its cpu-tier study, rank it against the reference.
 
@@ -69,9 +73,10 @@ def ci(path, ruleset, studies, trials, workload_names, reference, results_dir, r
     a markdown report (for a pull-request comment) and exits non-zero when the submission is
     invalid or left records the harness did not write.
     """
+    rules = rules or reference_rules(reference, ruleset) or rules_module.DEFAULT_VERSION
     result = run_ci(path, reference_dir=reference, ruleset=ruleset, studies=studies,
-                    trials=trials, workloads=list(workload_names) or None,
-                    results_dir=results_dir, settings=ProtocolSettings(max_runtime=max_runtime),
+                    trials=trials, workloads=list(workload_names) or None, results_dir=results_dir,
+                    settings=ProtocolSettings(max_runtime=max_runtime, rules=rules),
                     trial_timeout=trial_timeout, total_timeout=total_timeout)
     Path(report).write_text(result.report)
     console.print(result.report, markup=False)
