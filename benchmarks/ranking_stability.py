@@ -40,9 +40,11 @@ class BadInput(Exception):
 
 
 def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                study: int | None = None) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+                study: int | None = None, allow_stale: bool = False,
+                ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """(scores, bootstrap intervals) of one run: a results directory (only its study `study`
-    when given), or a leaderboard.json."""
+    when given; records measured on other definitions only with `allow_stale`), or a
+    leaderboard.json."""
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     if path.is_file():
@@ -58,7 +60,7 @@ def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, boots
             records = [record for record in records if record.study == study]
             if not records:
                 raise BadInput(f"{path} has no records of study {study}")
-        vouched = trust.vouch(records)
+        vouched = trust.vouch(records, allow_stale=allow_stale)
         for refusal in vouched.refused:  # as `bench score` does: not scored, said on stderr
             print(f"{path}: refused {refusal}", file=sys.stderr)
         board = scoring.score(vouched.accepted, ruleset=ruleset, rules=rules, measure=measure,
@@ -138,10 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("ranking_stability.json"))
     parser.add_argument("--first-study", type=int, help="score only this study of FIRST")
     parser.add_argument("--second-study", type=int, help="score only this study of SECOND")
+    parser.add_argument("--allow-stale", action="store_true",
+                        help="score records measured on other definitions too (as bench score "
+                             "--allow-stale): runs made before a change to a workload's code")
     args = parser.parse_args(argv)
     console = Console()
     try:
-        loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study)
+        loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study,
+                              args.allow_stale)
                   for path, study in ((args.first, args.first_study),
                                       (args.second, args.second_study))]
     except BadInput as error:

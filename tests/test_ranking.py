@@ -142,3 +142,24 @@ def test_stability_script_sets_two_studies_of_one_run_side_by_side(tmp_path, cap
     assert report["runs"][1]["source"].endswith("(study 1)")
     assert stability.main([run, run, "--second-study", "7", "--out", str(out)]) == 2
     assert "no records of study 7" in capsys.readouterr().err
+
+
+def test_stability_script_scores_stale_records_only_when_allowed(tmp_path, capsys):
+    """Records measured on another definition of mnist1d_mlp (another workload hash): refused,
+    as `bench score` refuses them, unless --allow-stale."""
+    from bench.trial.record import Record, TrialId, write_record
+    from tests.test_trust import current_record
+
+    for run in ("first", "second"):
+        for name, time in (("a", 1.0), ("b", 2.0)):
+            record = current_record(name, time, workload_sha256="0" * 64, ruleset="self")
+            write_record(TrialId("self", name, "mnist1d_mlp").path(tmp_path / run),
+                         Record.from_dict(record))
+    argv = [str(tmp_path / "first"), str(tmp_path / "second"), "--bootstrap", "20",
+            "--out", str(tmp_path / "stability.json")]
+    assert stability.main(argv) == 2
+    assert "workload hash differs" in capsys.readouterr().err
+    assert stability.main(argv + ["--allow-stale"]) == 0
+    report = json.loads((tmp_path / "stability.json").read_text())
+    scores = report["runs"][0]["scores"]
+    assert scores["a"] == 1.0 and 0.0 < scores["b"] < 1.0  # b took twice a's time
