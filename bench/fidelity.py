@@ -15,7 +15,7 @@ wrote) beside those of the same tuning ruleset:
   each published leaderboard's, over the submissions present in both.
 
 A self-tuning leaderboard runs each submission's default point. A published self-tuning entry
-that ran another point (`point`, e.g. the method's calibrated.json) compares another
+that ran another point (`point`: a file of the submission's folder, or "own") compares another
 configuration of the same method; its verdicts are marked (`other_point`).
 """
 
