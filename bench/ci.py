@@ -228,22 +228,31 @@ def run_ci(
     return _ranked(lines, valid, submission.name, records, names, reference_dir, ruleset)
 
 
+def leaderboard_file(reference_dir: str | Path, ruleset: str) -> Path:
+    return Path(reference_dir) / ruleset / "leaderboard.json"
+
+
+def leaderboard_rules(reference: dict) -> str:
+    """The rules version a leaderboard.json was scored under (cpu-v1 before the field)."""
+    return reference.get("rules") or RULES_BEFORE_THE_FIELD
+
+
 def reference_rules(reference_dir: str | Path, ruleset: str) -> str | None:
     """The rules version the reference leaderboard of `ruleset` was scored under (None when there
     is none): the rules a contribution's trials run under, so that the two compare."""
-    reference_file = Path(reference_dir) / ruleset / "leaderboard.json"
+    reference_file = leaderboard_file(reference_dir, ruleset)
     if not reference_file.exists():
         return None
-    return json.loads(reference_file.read_text()).get("rules") or RULES_BEFORE_THE_FIELD
+    return leaderboard_rules(json.loads(reference_file.read_text()))
 
 
 def _ranked(lines, valid, name, records, names, reference_dir, ruleset) -> CiResult:
-    reference_file = Path(reference_dir) / ruleset / "leaderboard.json"
+    reference_file = leaderboard_file(reference_dir, ruleset)
     if not reference_file.exists():
         lines += ["", f"No reference leaderboard at `{reference_file}`: nothing to rank against."]
         return CiResult(valid, "\n".join(lines) + "\n")
     reference = json.loads(reference_file.read_text())
-    theirs = reference.get("rules") or RULES_BEFORE_THE_FIELD
+    theirs = leaderboard_rules(reference)
     ours = {scoring.record_rules(record) for record in records}
     if ours and ours != {theirs}:
         lines += ["", f"The reference leaderboard `{reference_file}` was scored under rules "

@@ -154,6 +154,12 @@ def markdown(board: Leaderboard, command: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def scored_records(records: Iterable[Mapping], ruleset: str, rules: str | None = None) -> list:
+    """The records of `ruleset` (and of rules version `rules`, when given)."""
+    return [r for r in records if r["ruleset"] == ruleset
+            and (rules is None or scoring.record_rules(r) == rules)]
+
+
 def study_values(records: Iterable[Mapping], ruleset: str, rules: str | None = None) -> dict:
     """submission -> workload -> {"time": [...], "steps": [...]} per study (null = missed).
 
@@ -161,8 +167,7 @@ def study_values(records: Iterable[Mapping], ruleset: str, rules: str | None = N
     ranked against this leaderboard without its records, by time on the same hardware or by
     steps elsewhere.
     """
-    records = [r for r in records if r["ruleset"] == ruleset
-               and (rules is None or scoring.record_rules(r) == rules)]
+    records = scored_records(records, ruleset, rules)
     choice = rules_module.load(rules).scoring.trial_choice if rules else "fastest"
     out: dict = {}
     for measure in ("time", "steps"):
@@ -232,8 +237,7 @@ def write_leaderboard(
         "warnings": board.warnings,
         "studies": study_values(records, board.ruleset, board.rules),
         "definitions": workload_definitions(
-            r for r in records if r["ruleset"] == board.ruleset
-            and scoring.record_rules(r) == board.rules),
+            scored_records(records, board.ruleset, board.rules)),
     }
     path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     written.append(path)
