@@ -23,11 +23,11 @@ lower bound. Pure functions over plain data; the reading of files has its own se
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
 from pathlib import Path
 
 from bench import targets
+from bench.trial.record import RecordError, read_as_written
 
 RULES = ("median of chosen seeds", "worst chosen seed", "2nd configuration", "3rd configuration")
 
@@ -147,9 +147,13 @@ def default_points_best(records: dict[str, list[dict]], report: dict) -> dict[st
 def default_point_records(results_dir: Path, workload: str) -> dict[str, list[dict]]:
     """submission -> the record of its default point in each self-tuning study, from
     `results_dir`/self/<submission>/<workload>/study_*/trial_0.json (in study order)."""
+    paths = sorted(Path(results_dir).glob(f"self/*/{workload}/study_*/trial_0.json"))
+    read, problems = read_as_written(paths)
+    if problems:
+        raise RecordError("; ".join(f"{path}: {problem}" for path, problem in problems))
     records: dict[str, list[dict]] = {}
-    for path in sorted(Path(results_dir).glob(f"self/*/{workload}/study_*/trial_0.json")):
-        records.setdefault(path.parents[2].name, []).append(json.loads(path.read_text()))
+    for path, record in read:
+        records.setdefault(path.parents[2].name, []).append(record)
     return records
 
 

@@ -8,7 +8,6 @@ transformation, step by step from the same initial parameters on the same batche
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import jax

@@ -3,7 +3,6 @@
 import json
 import multiprocessing
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from bench.trial.record import read_record, write_record

@@ -140,7 +140,6 @@ def test_random_kills_lose_nothing_and_never_train_a_trial_twice(tmp_path):
         had_checkpoint |= checkpoints - set(records)
         study = start_study(tmp_path, submission)
         time.sleep(rng.uniform(1.5, 7.0))
-        victims = [study.pid]
         if rng.random() < 0.5 and (child := trial_process(study)) is not None:
             os.kill(child, signal.SIGKILL)  # the trial process: the study starts it again once
             kills += 1

@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench.trial.record import read_as_written
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("reference_run", ROOT / "scripts/reference/run.py")
 reference = sys.modules["reference_run"] = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(reference)
+
+
+def as_written(paths):
+    return [record for _, record in read_as_written(paths)[0]]
 
 # A stand-in for `bench`: `study` writes an empty record file for each planned trial (and fails
 # for a submission named in $FAIL), `score` writes a leaderboard; each call is noted.
@@ -161,7 +167,9 @@ def test_the_archive_holds_the_records_without_their_training_curves(tmp_path):
     kept.write_text(json.dumps(record))
     missing = results / "self/nadamw/mnist1d/study_1/trial_0.json"
     archive = tmp_path / "out/self/records.tar.xz"
-    assert reference.archive_records([kept, missing], results, archive) == 1
+    read, problems = read_as_written([kept, missing])
+    assert [path for path, _ in problems] == [missing]
+    assert reference.archive_records(read, results, archive) == 1
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
     unpacked = json.loads((tmp_path / "unpacked/self/nadamw/mnist1d/study_0/trial_0.json")
@@ -186,7 +194,7 @@ def test_unsteady_and_slow_trials_are_counted_from_the_records_evaluations(tmp_p
     paths.append(tmp_path / "missing.json")
     # busy: half its intervals slow; slow: 1.0 ms against the steady sibling's 0.7 (> 1.3x);
     # busy's median (0.9 ms) is not over 1.3x, short is too short to judge either way
-    facts = reference.record_facts(reference.read_records(paths))
+    facts = reference.record_facts(as_written(paths))
     assert (facts.unsteady, facts.trials) == (2, 4)
 
 
@@ -201,11 +209,11 @@ def test_a_boards_rates_dates_and_commits_come_from_its_records(tmp_path):
             ("d", "not json")):
         paths.append(tmp_path / f"{name}.json")
         paths[-1].write_text(content if isinstance(content, str) else json.dumps(content))
-    facts = reference.record_facts(reference.read_records(paths + [tmp_path / "missing.json"]))
+    facts = reference.record_facts(as_written(paths + [tmp_path / "missing.json"]))
     assert facts.trials == 3 and facts.rates == (2.5, 3.25)
     assert facts.span == ("2026-12-01T21:00:00+00:00", "2026-12-03T01:00:00+00:00")
     assert facts.commits == ("a" * 40, "b" * 40)
-    assert reference.record_facts(reference.read_records(paths[2:])).rates is None
+    assert reference.record_facts(as_written(paths[2:])).rates is None
     step = reference.Step("self", "nadamw", ("w",), ("w",), 3, 1)
     text = reference.provenance("self", "cmd", [], "t0", "t1", {}, [step], None, facts=facts)
     assert "took 2.50-3.25x the seconds of the machine that set the budgets" in text

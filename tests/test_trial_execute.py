@@ -61,7 +61,7 @@ def test_a_checkpoint_whose_state_does_not_fit_is_set_aside(tmp_path, sgd_path):
 
 
 def test_a_rerun_with_another_budget_keeps_the_old_checkpoint(tmp_path, sgd_path):
-    path = interrupted(tmp_path, sgd_path)
+    interrupted(tmp_path, sgd_path)
     other = ProtocolSettings(max_steps=400, eval_every_steps=5, evaluate_test=False,
                              max_runtime=7.0)
     outcome = run(tmp_path, sgd_path, settings=other)

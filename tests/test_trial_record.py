@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from bench.trial.record import (
-    SCHEMA_VERSION, Record, RecordError, load_records, read_record, write_record,
+    SCHEMA_VERSION, Record, RecordError, load_records, read_as_written, read_record, write_record,
 )
 
 NEUTRAL = {  # every required field, with values a reader accepts
@@ -149,3 +149,15 @@ def test_set_aside_never_replaces_a_file_set_aside_before(tmp_path, monkeypatch)
         kept.append(record_module.set_aside(path))
     assert [p.read_text() for p in kept] == ["first", "second", "third"]
     assert not path.exists() and len(set(kept)) == 3
+
+
+def test_records_as_written_are_any_json_object_and_the_rest_is_named(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema_version": 0, "evals": []}))  # refused by read_record
+    listed, broken, missing = tmp_path / "list.json", tmp_path / "broken.json", tmp_path / "no"
+    listed.write_text("[1, 2]")
+    broken.write_text("{")
+    read, problems = read_as_written([old, listed, broken, missing])
+    assert read == [(old, {"schema_version": 0, "evals": []})]
+    assert [path for path, _ in problems] == [listed, broken, missing]
+    assert "not an object" in problems[0][1]

@@ -316,6 +316,24 @@ def record_paths(sources: Iterable[str | Path]) -> Iterator[Path]:
             raise RecordError(f"no results at {source}")
 
 
+def read_as_written(paths: Iterable[str | Path]) -> tuple[list[tuple[Path, dict]], list[Problem]]:
+    """The files at `paths` as the JSON objects they hold, unchecked (any schema): for scripts
+    that read a few fields of records of any age. Returns (path, object) for each file that
+    reads as a JSON object, and (path, why) for each that does not (missing ones included)."""
+    read, problems = [], []
+    for path in map(Path, paths):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            problems.append((path, str(error)))
+            continue
+        if isinstance(data, dict):
+            read.append((path, data))
+        else:
+            problems.append((path, f"holds a JSON {type(data).__name__}, not an object"))
+    return read, problems
+
+
 def load_records(sources: Iterable[str | Path], *,
                  skip_invalid: bool = False) -> tuple[list[Record], list[Problem]]:
     """The records under `sources`, and the files that are not valid records.

@@ -67,7 +67,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
-from bench.trial.record import TrialId  # noqa: E402
+from bench.trial.record import TrialId, read_as_written  # noqa: E402
 
 RULESETS = ("self", "external")
 BASELINES = ("nadamw", "sgd_nesterov", "adamw")
@@ -214,19 +214,6 @@ class RecordFacts:
     commits: tuple[str, ...] = ()  # the bench commits the trials ran at
 
 
-def read_records(paths: Sequence[Path]) -> list[dict]:
-    """The trial records at `paths` that exist and read as JSON objects, as written."""
-    records = []
-    for path in paths:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
 def record_facts(records: Sequence[dict]) -> RecordFacts:
     """The count, steadiness, clock rates, dates and commits of a board's trial records. A board
     made over several sessions gets its dates from its records, not from the last command."""
@@ -295,25 +282,21 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
     return "\n".join(lines) + "\n"
 
 
-def archive_records(paths: Sequence[Path], results_dir: Path, archive: Path) -> int:
-    """Write the records at `paths` (those that exist) into the xz tarball `archive`, named by
-    their path under `results_dir` and with their `train_curve` emptied (nine tenths of a
-    record's bytes; scoring reads the evaluations). Returns how many it holds."""
+def archive_records(read: Sequence[tuple[Path, dict]], results_dir: Path, archive: Path) -> int:
+    """Write the records `read` (path and object, `bench.trial.record.read_as_written`) into the
+    xz tarball `archive`, named by their path under `results_dir` and with their `train_curve`
+    emptied (nine tenths of a record's bytes; scoring reads the evaluations). Returns how many
+    it holds."""
     archive.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     with tarfile.open(archive, "w:xz") as tar:
-        for path in sorted(paths):
-            if not path.exists():
-                continue
-            record = json.loads(path.read_text())
-            if isinstance(record, dict) and "train_curve" in record:
-                record["train_curve"] = {}
+        for path, record in sorted(read, key=lambda item: item[0]):
+            if "train_curve" in record:
+                record = {**record, "train_curve": {}}
             data = (json.dumps(record, indent=1) + "\n").encode()
             member = tarfile.TarInfo(path.relative_to(results_dir).as_posix())
             member.size, member.mtime = len(data), int(path.stat().st_mtime)
             tar.addfile(member, io.BytesIO(data))
-            count += 1
-    return count
+    return len(read)
 
 
 def shown(argv: Sequence[str], bench: Sequence[str]) -> str:
@@ -432,10 +415,12 @@ def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, comman
         mine = [line for line in ran if f"--ruleset {ruleset} " in line + " "]
         paths = [path for step in steps if step.ruleset == ruleset
                  for path in step.record_paths(results_dir)]
+        read, _ = read_as_written(paths)  # a planned trial that never ran has no file
+        facts = record_facts([record for _, record in read])
         text = provenance(ruleset, command, mine + [shown(argv, bench)], started, utc_now(),
-                          hardware, steps, commit, limits, record_facts(read_records(paths)))
+                          hardware, steps, commit, limits, facts)
         (out / ruleset / "README.md").write_text(text)
-        archive_records(paths, results_dir, out / ruleset / "records.tar.xz")
+        archive_records(read, results_dir, out / ruleset / "records.tar.xz")
         console.print(f"{ruleset}: leaderboard in {out / ruleset}/leaderboard.md")
 
 

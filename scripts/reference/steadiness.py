@@ -21,7 +21,6 @@ reruns reach the same metrics at the same steps; only their times change.
 from __future__ import annotations
 
 import collections
-import json
 import sys
 from pathlib import Path
 
@@ -34,19 +33,17 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 from bench import steadiness  # noqa: E402
-from bench.trial.record import record_paths, set_aside  # noqa: E402
+from bench.trial.record import read_as_written, record_paths, set_aside  # noqa: E402
 
 
 def read_runs(results_dirs) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
     """The records under `results_dirs` as written (only names and evaluations are needed, so
     any schema), grouped by (submission, workload)."""
+    read, problems = read_as_written(record_paths(results_dirs))
+    for path, problem in problems:
+        print(f"skipped {path}: {problem}", file=sys.stderr)
     groups = collections.defaultdict(list)
-    for path in record_paths(results_dirs):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            print(f"skipped {path}: {error}", file=sys.stderr)
-            continue
+    for path, record in read:
         groups[(str(record.get("submission")), str(record.get("workload")))].append(
             (path, record))
     return groups

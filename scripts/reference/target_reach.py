@@ -25,7 +25,6 @@ workload's target), so they are scored here and never written.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import ranking, scoring, target_reach, targets
+from bench.trial.record import read_as_written
 from workloads import targets as workload_targets
 
 console = Console()
@@ -123,10 +123,12 @@ def rescored_board(results_dir: Path, reports: list[dict], rule: str) -> scoring
         if not targets.meets(report["validation_target"], target, report["higher_is_better"]):
             raise click.UsageError(f"{report['workload']}: the rule's target {target:.4f} is "
                                    "harder than the one the records ran against; they cannot tell")
-        for path in sorted(results_dir.glob(f"self/*/{report['workload']}/study_*/trial_*.json")):
-            records.append(target_reach.retargeted(
-                json.loads(path.read_text()), report["target_metric"], target,
-                report["higher_is_better"]))
+        paths = sorted(results_dir.glob(f"self/*/{report['workload']}/study_*/trial_*.json"))
+        read, problems = read_as_written(paths)
+        for path, problem in problems:
+            console.print(f"[yellow]skipped[/] {path}: {problem}")
+        records += [target_reach.retargeted(record, report["target_metric"], target,
+                                            report["higher_is_better"]) for _, record in read]
     return scoring.score(records, ruleset="self")
 
 
