@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import registry
+from bench import registry, rules
 from bench.describe import describe_submission
 from bench.protocol import ProtocolSettings
 from bench.search_space import SearchSpaceError, load_search_space
@@ -84,7 +84,8 @@ def run_training_trial(submission, workload_name: str, steps: int) -> tuple[dict
     from bench.api import run_in_own_process
 
     workload = registry.get_workload(workload_name)
-    settings = ProtocolSettings(max_steps=steps, eval_period=1e9, evaluate_test=False)
+    settings = ProtocolSettings(max_steps=steps, eval_period=1e9, evaluate_test=False,
+                                rules=rules.MACHINE_CLOCK_VERSION)
     with tempfile.TemporaryDirectory(prefix="bench-check-") as results:
         outcome = run_in_own_process(workload, submission, results_dir=results,
                                      settings=settings, time_limit=IMPORT_TIME_LIMIT + 300)

@@ -42,7 +42,6 @@ from collections.abc import Callable
 import jax
 
 from bench import rules
-from bench.rules import DEFAULT_VERSION as DEFAULT_RULES_VERSION
 
 
 class Outcome(str, enum.Enum):
@@ -76,8 +75,9 @@ class ProtocolSettings:
     # the validation metric (such a run is never a `hit`).
     stop_at_target: bool = True
     # The rules version (bench.rules) whose step hints, budgets and targets the trial runs under;
-    # its name goes into the record, and scoring never mixes versions.
-    rules: str = DEFAULT_RULES_VERSION
+    # its name goes into the record, and scoring never mixes versions. None: the default of the
+    # workload's tier (`bench.rules.default_version`; filled by `for_tier` and `resolve`).
+    rules: str | None = None
     # What counts as submission time and when evaluation stops; None: as the rules version says
     # (bench.rules, its [timing] table). Setup is importing the submission, make_optimizer and
     # optimizer.init (AlgoPerf: not counted; the cpu tier: counted, since there a few seconds of
@@ -87,6 +87,12 @@ class ProtocolSettings:
     count_setup_time: bool | None = None
     count_compile_time: bool | None = None
     eval_past_budget: bool | None = None
+
+    def for_tier(self, tier: str) -> "ProtocolSettings":
+        """These settings with the rules version named: `rules`, or the default of `tier`."""
+        if self.rules is not None:
+            return self
+        return dataclasses.replace(self, rules=rules.default_version(tier))
 
     def resolve(self, spec) -> "ProtocolSettings":
         """Fill the defaults from a `WorkloadSpec` and apply the budget multiplier."""
@@ -100,12 +106,12 @@ class ProtocolSettings:
             raise ValueError("eval_every_steps must be at least 1")
         if self.step_hint is not None and self.step_hint < 1:
             raise ValueError("step_hint must be at least 1")
-        version = rules.load(self.rules)
+        version = rules.load(self.for_tier(spec.tier).rules)
         timing = version.timing
         step_hint = self.step_hint or spec.step_hint
         return dataclasses.replace(
-            self, max_runtime=max_runtime, eval_period=eval_period, budget_multiplier=1.0,
-            eval_every_steps=self.evaluation_steps(version, step_hint),
+            self, rules=version.version, max_runtime=max_runtime, eval_period=eval_period,
+            budget_multiplier=1.0, eval_every_steps=self.evaluation_steps(version, step_hint),
             test_every_evaluation=first_set(self.test_every_evaluation,
                                             version.evaluation.test_split == "every"),
             count_setup_time=first_set(self.count_setup_time, timing.init_optimizer_counts),

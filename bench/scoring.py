@@ -83,7 +83,7 @@ class Leaderboard:
     intervals: dict[str, tuple[float, float]]
     warnings: list[str]
     hardware: list[str]
-    rules: str = rules_module.DEFAULT_VERSION
+    rules: str  # the rules version the records ran under
     # submission -> workload -> why its time is infinite ("missed", "over 4x", "variant missed",
     # "variant over 4x", "base missed"); workloads with a finite time are absent
     reasons: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import api, registry
+from bench import api, registry, rules
 from bench.figures import pyplot, save_figure
 from bench.protocol import ProtocolSettings
 from bench.submission import Submission
@@ -230,7 +230,8 @@ def run_sweep(
     if steps < 1:
         raise SensitivityError(f"max_steps must be at least 1, got {max_steps!r}")
     settings = ProtocolSettings(
-        max_runtime=NO_TIME_LIMIT, max_steps=steps, eval_every_steps=steps, evaluate_test=False
+        max_runtime=NO_TIME_LIMIT, max_steps=steps, eval_every_steps=steps, evaluate_test=False,
+        rules=rules.MACHINE_CLOCK_VERSION,
     )
     fixed = fixed_budget(workload)
     points = []

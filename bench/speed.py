@@ -89,8 +89,11 @@ def reference_for(workload_name: str) -> Reference:
     try:
         report = reports.read_report(workload_name)
     except FileNotFoundError as error:
-        raise NoReferenceError(f"{workload_name} has no target-setting report, so no reference "
-                               f"point for a clock in reference seconds ({error})") from None
+        raise NoReferenceError(
+            f"{workload_name} has no target-setting report, so no reference point for a clock "
+            f"in reference seconds ({error}): give it one with `bench set-targets -w "
+            f"{workload_name}`, or run it under rules whose clock is this machine's "
+            "(--rules cpu-v2)") from None
     return reference_from_report(report)
 
 

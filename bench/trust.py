@@ -90,14 +90,12 @@ def under_record_rules(workload, record: Mapping):
     """`workload` with the targets and budgets of the rules version its record ran under (a
     record is judged by the definitions it was measured against); None stays None, and so does
     a workload that version does not define."""
-    from bench import rules
+    from bench import rules, scoring
 
     if workload is None:
         return None
-    version = record.get("rules") or (record.get("protocol") or {}).get("rules") \
-        or rules.DEFAULT_VERSION
     try:
-        return rules.with_rules(workload, version)
+        return rules.with_rules(workload, scoring.record_rules(record))
     except (rules.RulesError, KeyError):
         return None
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import harness_step_seconds, load, quartiles  # noqa: E402
 
+from bench import rules  # noqa: E402
 from bench.environment import enable_compilation_cache  # noqa: E402
 from bench.protocol import ProtocolSettings  # noqa: E402
 from bench.trial.loop import run_trial  # noqa: E402
@@ -94,7 +95,7 @@ def time_to_target(args) -> int:
         workload, native, defaults = load(name)
         native_point = {**defaults, **{k: v for k, v in point.items() if k in defaults}}
         ratios = []
-        settings = ProtocolSettings(eval_every_steps=50)
+        settings = ProtocolSettings(eval_every_steps=50, rules=rules.MACHINE_CLOCK_VERSION)
         for seed in range(args.rounds):
             theirs = run_trial(workload, native, native_point, seed=seed, settings=settings)
             ours = run_trial(workload, algoperf, point, seed=seed, settings=settings)

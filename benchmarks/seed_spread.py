@@ -48,9 +48,10 @@ NO_TIME_LIMIT = 3600.0
 
 def full_hint_settings(step_hint: int) -> ProtocolSettings:
     """The whole step hint, evaluated on the cpu rules' step grid, never stopping at a target."""
-    every = rules.load(rules.DEFAULT_VERSION).evaluation.every_steps(step_hint)
+    version = rules.MACHINE_CLOCK_VERSION  # steps are what count here
+    every = rules.load(version).evaluation.every_steps(step_hint)
     return ProtocolSettings(max_runtime=NO_TIME_LIMIT, max_steps=step_hint, stop_at_target=False,
-                            eval_every_steps=every, evaluate_test=False)
+                            eval_every_steps=every, evaluate_test=False, rules=version)
 
 
 def first_step(curve, level: float, higher: bool) -> int | None:

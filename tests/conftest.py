@@ -22,7 +22,7 @@ class TinyRegression(Workload):
 
     def __init__(self, target: float = 0.05, **spec_overrides):
         fields = dict(
-            name="tiny", tier="cpu", dataset="synthetic", model="linear",
+            name="tiny", tier="smoke", dataset="synthetic", model="linear",
             target_metric="loss", validation_target=target, test_target=None,
             higher_is_better=False, step_hint=100, max_runtime=30.0, eval_period=0.05,
             batch_size=16,

@@ -60,7 +60,7 @@ def test_a_reference_of_other_rules_is_not_ranked_against(tmp_path):
     reference = make_reference(tmp_path)
     board = reference / "self" / "leaderboard.json"
     data = json.loads(board.read_text())
-    assert data["rules"] == "cpu-v2"  # the trials' rules, written by bench score
+    assert data["rules"] == "cpu-v3"  # the trials' rules (the cpu tier's default), by bench score
     del data["rules"]  # a leaderboard from before the field: cpu-v1's
     board.write_text(json.dumps(data))
     text = ci_report(tmp_path, reference, "--rules", "cpu-v2")
@@ -74,7 +74,7 @@ def test_trials_run_under_the_reference_leaderboards_rules_unless_told(tmp_path)
     reference = make_reference(tmp_path, "--rules", "cpu-v1")
     assert reference_rules(reference, "self") == "cpu-v1"
     assert reference_rules(reference, "external") is None  # no such leaderboard
-    text = ci_report(tmp_path, reference)  # not the default rules (cpu-v2), the reference's
+    text = ci_report(tmp_path, reference)  # not the default rules (cpu-v3), the reference's
     assert "### Against the reference leaderboard" in text and "scored under rules" not in text
     records, _ = load_records([tmp_path / "ci"])
     assert {record.rules for record in records} == {"cpu-v1"}

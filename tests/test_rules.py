@@ -132,6 +132,35 @@ def test_a_trial_records_its_rules_version(tmp_path, sgd_path):
                 settings=dataclasses.replace(settings, rules="algoperf-v0.5"))
 
 
+def test_a_trial_without_named_rules_runs_under_its_tiers_default():
+    assert rules.default_version("cpu") == "cpu-v3"  # the reference clock: every cpu workload
+    assert rules.default_version("full") == rules.default_version("smoke") == "cpu-v2"
+    assert rules.default_version("cpu", "cpu") == "cpu-v3"
+    with pytest.raises(rules.RulesError, match="name one with --rules"):
+        rules.default_version("cpu", "smoke")
+    with pytest.raises(rules.RulesError, match="no default rules"):
+        rules.default_version("laptop")
+    cpu, smoke = registry.get_workload("mnist1d").spec, TinyRegression().spec
+    assert ProtocolSettings().resolve(cpu).rules == "cpu-v3"
+    assert ProtocolSettings().resolve(smoke).rules == "cpu-v2"
+    assert ProtocolSettings(rules="cpu-v1").resolve(cpu).rules == "cpu-v1"
+    assert ProtocolSettings().for_tier("full").rules == "cpu-v2"
+
+
+def test_a_study_over_tiers_of_different_default_rules_must_name_them(tmp_path):
+    result = CliRunner().invoke(main, ["study", "-s", "nadamw", "-w", "mnist1d", "-w", "digits",
+                                       "--results-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "name one with --rules" in result.output
+    assert not any(tmp_path.iterdir())  # refused before any trial
+
+
+def test_a_cpu_workload_without_a_reference_point_says_how_to_get_one():
+    from bench import speed
+
+    with pytest.raises(speed.NoReferenceError, match="bench set-targets -w tiny.*--rules cpu-v2"):
+        speed.reference_for("tiny")
+
+
 def test_cli_run_refuses_a_workload_outside_the_rules():
     result = CliRunner().invoke(main, ["run", "-w", "mnist1d", "-s", "nadamw",
                                        "--rules", "algoperf-v0.5"])

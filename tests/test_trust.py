@@ -4,7 +4,6 @@ from click.testing import CliRunner
 
 from bench import registry, trust
 from bench.cli import main
-from bench.rules import DEFAULT_VERSION
 from bench.trial.hashes import workload_sha256
 from bench.trial.record import SCHEMA_VERSION, Record, TrialId, write_record
 
@@ -17,7 +16,7 @@ def current_record(submission="A", time=1.0, workload="mnist1d_mlp", **changes):
     evals = [{"step": 0, "submission_time": 0.0, key: 0.0},
              {"step": int(time * 100), "submission_time": time, key: 1.0}]
     record = {
-        "schema_version": SCHEMA_VERSION, "rules": DEFAULT_VERSION, "ruleset": "external",
+        "schema_version": SCHEMA_VERSION, "rules": "cpu-v2", "ruleset": "external",
         "submission": submission,
         "workload": workload, "study": 0, "trial": 0, "outcome": "hit", "message": "",
         "time_to_target": time, "steps_to_target": int(time * 100),

@@ -73,7 +73,7 @@ def ci(path, ruleset, studies, trials, workload_names, reference, results_dir, r
     a markdown report (for a pull-request comment) and exits non-zero when the submission is
     invalid or left records the harness did not write.
     """
-    rules = rules or reference_rules(reference, ruleset) or rules_module.DEFAULT_VERSION
+    rules = rules or reference_rules(reference, ruleset) or rules_module.default_version("cpu")
     result = run_ci(path, reference_dir=reference, ruleset=ruleset, studies=studies,
                     trials=trials, workloads=list(workload_names) or None, results_dir=results_dir,
                     settings=ProtocolSettings(max_runtime=max_runtime, rules=rules),

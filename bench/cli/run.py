@@ -77,8 +77,8 @@ class TrialNumber(click.ParamType):
     "--max-steps", type=click.IntRange(min=1), help="Also stop after this many steps (quick checks)."
 )
 @click.option("--rules", "rules_version", type=click.Choice(rules_module.versions()),
-              default=rules_module.DEFAULT_VERSION, show_default=True,
-              help="Rules version whose step hint, budget and targets the trial runs under.")
+              help="Rules version whose step hint, budget and targets the trial runs under "
+                   f"(default: by the workload's tier, {rules_module.defaults_in_words()}).")
 @click.option("--data-dir", type=click.Path(), help="Prepared tensorflow-datasets directory (full tier).")
 @click.option("--force", is_flag=True, help="Run again even if a record exists (the old one is kept aside).")
 @click.option("--checkpoint-every", default=60.0, show_default=True,
@@ -100,9 +100,10 @@ def run(workload, submission, hparams_file, assignments, seed, study, trial, res
     own, without a progress bar: this process never imports contributed code.
     """
     overrides = hparam_overrides(hparams_file, assignments)
+    (workload,) = with_fake_data([registry.get_workload(workload)], fake_data, model_size, data_dir)
+    rules_version = rules_version or rules_module.default_version(workload.spec.tier)
     settings = ProtocolSettings(max_runtime=max_runtime, eval_period=eval_period,
                                 max_steps=max_steps, rules=rules_version)
-    (workload,) = with_fake_data([registry.get_workload(workload)], fake_data, model_size, data_dir)
     rules_module.apply(rules_module.load(rules_version), workload.spec)  # refuses one not in V
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)
     shipped = registry.submission_location(submission)[2]  # shipped ones are trusted

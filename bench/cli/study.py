@@ -28,8 +28,8 @@ from bench.workload import TIERS
 @click.option("--ruleset", type=click.Choice(tuning.RULESETS), default="external",
               show_default=True, help="external: quasi-random search; self: default point only.")
 @click.option("--rules", "rules_version", type=click.Choice(rules_module.versions()),
-              default=rules_module.DEFAULT_VERSION, show_default=True,
-              help="Rules version: its studies, trials, budgets, step hints and targets.")
+              help="Rules version: its studies, trials, budgets, step hints and targets "
+                   f"(default: by the workloads' tier, {rules_module.defaults_in_words()}).")
 @click.option("--studies", type=click.IntRange(min=1),
               help="Independent studies, their median the workload time (default: the rules').")
 @click.option("--trials", type=click.IntRange(min=1),
@@ -93,9 +93,6 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
     records name V. A contributed submission (a path) is never imported here: its trials run in
     processes of their own.
     """
-    rules = rules_module.load(rules_version)
-    studies = studies or rules.tuning[ruleset].studies
-    trials = trials or rules.tuning[ruleset].trials
     if isolate or (jobs or 1) > 1 or backend != "processes":
         submission_obj = describe(submission)
     elif registry.submission_location(submission)[2]:
@@ -108,6 +105,10 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
     else:
         workloads = [w for w in registry.all_workloads().values() if w.spec.tier == tier]
     workloads = with_fake_data(workloads, fake_data, model_size, data_dir)
+    rules_version = rules_version or rules_module.default_version(*(w.spec.tier for w in workloads))
+    rules = rules_module.load(rules_version)
+    studies = studies or rules.tuning[ruleset].studies
+    trials = trials or rules.tuning[ruleset].trials
     for workload in workloads:
         rules_module.apply(rules, workload.spec)  # a workload the rules do not define: one line
     results_dir = results_dir_for(results_dir, fake_data, api.DEFAULT_RESULTS_DIR)

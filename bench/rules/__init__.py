@@ -20,6 +20,9 @@ dataclasses:
 workload modules never import the rules. A version without a workload table (`cpu-v2`,
 `cpu-v3`) leaves the spec as its module defines it; one with `unlisted_workloads = "as_defined"`
 (`cpu-v1`, frozen at its last values) does so for the workloads its table does not list.
+
+A trial that names no version runs under its tier's default, `default_version(tier)`: cpu-v3 on
+the cpu tier, cpu-v2 elsewhere.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
 
-DEFAULT_VERSION = "cpu-v2"
+# The rules a trial runs under when none is named, by its workload's tier (`default_version`):
+# the cpu tier's current version, cpu-v3, whose clock counts reference seconds, so a cpu-tier
+# workload needs a reference point (workloads/targets/<workload>.json, made by `bench
+# set-targets`); cpu-v2 for the full and smoke tiers, whose workloads keep their modules' step
+# hints, budgets and targets and are timed in this machine's seconds.
+DEFAULT_BY_TIER = MappingProxyType({"cpu": "cpu-v3", "full": "cpu-v2", "smoke": "cpu-v2"})
+# For runs that count steps, not seconds (`bench check`, learning-rate sensitivity, the loop's
+# benchmarks): the cpu tier's rules on this machine's clock, with no reference point beside.
+MACHINE_CLOCK_VERSION = "cpu-v2"
 TRIAL_CHOICES = ("fewest_evaluations", "fastest")
 TAU_MAX_CUTS = ("before_variants", "on_ratios")
 VARIANT_RULES = ("within_tau_max", "hit")
@@ -148,7 +159,31 @@ def versions() -> list[str]:
     return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
 
 
-def load(version: str = DEFAULT_VERSION) -> Rules:
+def default_version(*tiers: str) -> str:
+    """The rules version that trials on workloads of `tiers` run under when none is named.
+    Tiers whose defaults differ (one study over cpu and full workloads) must name one."""
+    unknown = [tier for tier in tiers if tier not in DEFAULT_BY_TIER]
+    if unknown or not tiers:
+        raise RulesError(f"no default rules for tier {unknown or tiers!r} "
+                         f"(tiers: {', '.join(DEFAULT_BY_TIER)})")
+    versions = {tier: DEFAULT_BY_TIER[tier] for tier in sorted(set(tiers))}
+    if len(set(versions.values())) > 1:
+        defaults = ", ".join(f"{tier}: {version}" for tier, version in versions.items())
+        raise RulesError(f"the workloads' tiers run under different default rules ({defaults}); "
+                         "name one with --rules")
+    return versions[tiers[0]]
+
+
+def defaults_in_words() -> str:
+    """`DEFAULT_BY_TIER` for a help text: "cpu-v3 on the cpu tier, cpu-v2 on full and smoke"."""
+    by_version: dict[str, list[str]] = {}
+    for tier, version in DEFAULT_BY_TIER.items():
+        by_version.setdefault(version, []).append(tier)
+    parts = [f"{version} on {' and '.join(tiers)}" for version, tiers in by_version.items()]
+    return ", ".join(parts)
+
+
+def load(version: str) -> Rules:
     """The rules of `version` (one of `versions()`)."""
     if version not in versions():
         raise RulesError(f"unknown rules version {version!r}; choose one of {', '.join(versions())}")

@@ -174,7 +174,7 @@ def reference_before_import(workload, kwargs: dict):
     neither slow the first timing down nor replace how the rate is worked out (afterwards the
     trial checks the reference's class for changes, `bench.tamper`). None under a clock of
     machine seconds."""
-    settings = kwargs.get("settings") or ProtocolSettings()
+    settings = (kwargs.get("settings") or ProtocolSettings()).for_tier(workload.spec.tier)
     if rules.load(settings.rules).timing.clock != "reference":
         return None
     workload.load(kwargs.get("data_dir"))  # idempotent; the trial's copy shares the data

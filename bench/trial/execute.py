@@ -186,6 +186,7 @@ def execute(
         plan = CheckpointPlan(trial_id.checkpoint_path(results_dir), checkpoint_every)
         if force and plan.path.exists():
             notes.append(set_aside_checkpoint(plan.path, "--force"))
+        settings = settings.for_tier(workload.spec.tier)
         workload = with_rules(workload, settings.rules)  # its step hint, budget and targets
         resolved = dataclasses.asdict(settings.resolve(workload.spec))
         notes += check_checkpoint(plan.path, point, seed, resolved)

@@ -352,6 +352,7 @@ def run_trial(
     here, for a trusted submission (and closes it). A workload without a reference point raises
     `bench.speed.NoReferenceError`.
     """
+    settings = settings.for_tier(workload.spec.tier)
     workload = with_rules(workload, settings.rules)
     if settings.step_hint is not None:  # target setting: the step hint it tunes at
         workload = workload.with_spec(dataclasses.replace(workload.spec,
