@@ -140,6 +140,7 @@ def study(submission, workload_names, tier, ruleset, rules_version, studies, tri
     except cluster.TrialsUnfinished as unfinished:
         console.print(str(unfinished), markup=False)
         sys.exit(75)
-    hint = shlex.join(["bench", "score", str(results_dir), "--ruleset", ruleset])
+    hint = shlex.join(["bench", "score", str(results_dir), "--ruleset", ruleset,
+                       "--rules", rules_version])  # the folder may hold records of other rules
     console.print(f"records in {results_dir}/{ruleset}/{submission_obj.name}/; "
                   f"score with `{hint}`", markup=False)
