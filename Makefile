@@ -19,9 +19,9 @@ run: install  ## set up, then benchmark NadamW on MNIST-1D (a few minutes on 2 C
 test: install  ## the test suite (fast, deterministic, CPU only)
 	$(BIN)/python -m pytest
 
-test-slow: install  ## slow checks: every submission learns mnist1d at its default point (no divergence, 0.95 by the step hint); full_tier_steps.py runs all 8 bases (tiny)
+test-slow: install  ## slow checks: every submission learns mnist1d at its default point (no divergence, 0.95 by the step hint); full_tier_steps.py runs all 8 bases (tiny); every held-out variant trains on fake data
 	$(BIN)/python -m pytest -m slow tests/test_slow_targets.py tests/test_algoperf_adapter.py \
-		tests/test_reference_run.py tests/test_full_tier_steps.py
+		tests/test_reference_run.py tests/test_full_tier_steps.py tests/test_fake_data.py
 
 reference: install  ## the cpu tier's reference leaderboards into results/reference (hours on 2 cores; re-run to continue; ARGS="--dry-run" shows the plan)
 	$(BIN)/python scripts/reference/run.py $(ARGS)

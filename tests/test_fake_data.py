@@ -1,13 +1,18 @@
 """Fake-data smoke runs: every full-tier workload trains and evaluates on synthetic data.
 
 The smoke set iterates over the registry, so a full-tier workload added later is picked up (and
-must offer `fake`). Each run is the tiny model for 20 steps (seconds on a CPU).
+must offer `fake`). Each run is the tiny model for 20 steps (seconds on a CPU). Held-out variants
+differ from their base in the model or the loss alone: the default suite traces their training
+step and evaluation on fake batches (`jax.eval_shape`: shapes and code paths, nothing compiled),
+and `make test-slow` trains each of them as well.
 """
 
 from __future__ import annotations
 
 import logging
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -18,6 +23,7 @@ from bench.trial.loop import run_trial
 from workloads import DatasetNotPreparedError, _synthetic, _tfds, mnist
 
 FULL_TIER = sorted(name for name, w in registry.all_workloads().items() if w.spec.tier == "full")
+VARIANTS = [name for name in FULL_TIER if registry.get_workload(name).spec.variant_of]
 STEPS = 20
 
 
@@ -26,7 +32,8 @@ def nadamw():
     return registry.get_submission("nadamw")
 
 
-@pytest.mark.parametrize("name", FULL_TIER)
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[pytest.mark.slow] if name in VARIANTS else []) for name in FULL_TIER])
 def test_fake_data_smoke_run(name, nadamw):
     workload = registry.get_workload(name)
     fake = workload.fake("tiny")
@@ -40,6 +47,28 @@ def test_fake_data_smoke_run(name, nadamw):
     last = result.evals[-1]
     assert np.isfinite(last[f"validation/{metric}"]) and np.isfinite(last["validation/loss"])
     assert f"test/{metric}" in last
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variants_training_step_and_evaluation_trace_on_fake_batches(name):
+    fake = registry.get_workload(name).fake("tiny")
+    fake.load(None)
+    rng = jax.random.key(0)
+    params, model_state = jax.eval_shape(fake.init, rng)
+    batch = next(fake.train_batches(fake.spec.batch_size, seed=0))
+
+    def step(params, model_state, batch, rng):
+        return jax.value_and_grad(fake.loss, has_aux=True)(params, model_state, batch, rng, True)
+
+    (loss, _), grads = jax.eval_shape(step, params, model_state, batch, rng)
+    assert loss.shape == () and jnp.issubdtype(loss.dtype, jnp.floating)
+    assert jax.tree.structure(grads) == jax.tree.structure(params)
+    assert jax.tree.map(lambda g, p: g.shape == p.shape, grads, params) == jax.tree.map(
+        lambda p: True, params)
+    sums = jax.eval_shape(fake.eval_sums, params, model_state,
+                          next(iter(fake.eval_batches("validation"))))
+    assert "loss" in sums and all(value.shape == () for value in sums.values())
+    assert fake.spec.variant_of in FULL_TIER and fake.spec.variant_of not in VARIANTS
 
 
 @pytest.mark.parametrize("name", ["imagenet_vit_map", "criteo1tb", "fastmri_tanh"])
