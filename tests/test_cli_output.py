@@ -210,3 +210,15 @@ def test_ci_ranking_writes_ratios_as_score_does(tmp_path, seed_record):
     lines = "\n".join(ranking_lines(board.scores, medians, board.ratios, ["tiny"], "time", "slow"))
     for text in (out.getvalue(), lines):
         assert "9.00s (over 4x)" in text and "miss" in text and "2.00s (1.00)" in text
+
+
+def test_a_trials_time_split_names_the_clock_of_each_figure():
+    record = {"submission_time": 16.5, "steps": 22126, "eval_time": 6.4, "compile_time": 0.5,
+              "wall_time": 56.8, "clock_rate": None}
+    assert display.time_split(record) == [
+        "submission time 16.5s over 22126 steps; eval 6.4s and compile 0.5s not counted; "
+        "wall 56.8s"]
+    counted, apart = display.time_split({**record, "clock_rate": 2.45})
+    assert counted == ("submission time 16.5 reference s over 22126 steps (this machine took "
+                       "2.45x the seconds of the one that set the budget)")
+    assert apart.endswith("wall 56.8s (this machine's seconds)")

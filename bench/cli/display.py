@@ -159,19 +159,34 @@ def print_run_summary(outcome) -> None:
         f"[bold]{record['submission']}[/] on [bold]{record['workload']}[/]: "
         f"[{colour}]{record['outcome'].upper()}[/] (target {target})"
     )
+    seconds = "reference s" if record.get("clock_rate") is not None else "s"
     if record["outcome"] == "hit":
         console.print(
-            f"  time to target {record['time_to_target']:.2f}s of submission time, "
+            f"  time to target {record['time_to_target']:.2f} {seconds} of submission time, "
             f"{record['steps_to_target']} steps"
         )
     elif record["message"]:
         console.print(f"  {record['message'].splitlines()[0]}")
-    console.print(
-        f"  submission time {record['submission_time']:.1f}s over {record['steps']} steps; "
-        f"eval {record['eval_time']:.1f}s and compile {record['compile_time']:.1f}s not counted; "
-        f"wall {record['wall_time']:.1f}s"
-    )
+    for line in time_split(record):
+        console.print(f"  {line}", markup=False)
     console.print(f"  record: {outcome.path}")
+
+
+def time_split(record) -> list[str]:
+    """Where a trial's seconds went, saying which clock counts each: under a clock in reference
+    seconds (`clock_rate` in the record) the submission time is the reference machine's, and
+    evaluation, compilation and wall time are this machine's."""
+    counted = f"submission time {record['submission_time']:.1f}s over {record['steps']} steps"
+    rate = record.get("clock_rate")
+    if rate is not None:
+        counted = (f"submission time {record['submission_time']:.1f} reference s over "
+                   f"{record['steps']} steps (this machine took {rate:.2f}x the seconds of the "
+                   "one that set the budget)")
+    apart = (f"eval {record['eval_time']:.1f}s and compile {record['compile_time']:.1f}s not "
+             f"counted; wall {record['wall_time']:.1f}s")
+    if rate is None:
+        return [f"{counted}; {apart}"]
+    return [counted, f"{apart} (this machine's seconds)"]
 
 
 # ---------------------------------------------------------------------------------- study
