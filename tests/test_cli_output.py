@@ -222,3 +222,9 @@ def test_a_trials_time_split_names_the_clock_of_each_figure():
     assert counted == ("submission time 16.5 reference s over 22126 steps (this machine took "
                        "2.45x the seconds of the one that set the budget)")
     assert apart.endswith("wall 56.8s (this machine's seconds)")
+    titles = [display.eval_summary_table({**record, "evals": [], "clock_rate": rate,
+                                          "workload_spec": {"target_metric": "loss"}}).title
+              for rate in (None, 2.45)]
+    assert titles == ["Evaluation curve (submission time; eval time not counted)",
+                      "Evaluation curve (submission time in reference seconds; eval time not "
+                      "counted)"]

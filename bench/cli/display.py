@@ -113,7 +113,8 @@ def eval_summary_table(record: dict, max_rows: int = 8) -> Table:
     """A few evaluations of the curve (first, evenly spaced, last) as a table."""
     evals = record["evals"]
     metric = record["workload_spec"]["target_metric"]
-    table = Table(title="Evaluation curve (submission time; eval time not counted)")
+    clock = " in reference seconds" if record.get("clock_rate") is not None else ""
+    table = Table(title=f"Evaluation curve (submission time{clock}; eval time not counted)")
     table.add_column("step", justify="right")
     table.add_column("time", justify="right")
     table.add_column("train loss", justify="right")
