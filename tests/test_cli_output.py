@@ -225,6 +225,8 @@ def test_a_trials_time_split_names_the_clock_of_each_figure():
     titles = [display.eval_summary_table({**record, "evals": [], "clock_rate": rate,
                                           "workload_spec": {"target_metric": "loss"}}).title
               for rate in (None, 2.45)]
+    assert [display.seconds({"clock_rate": rate}) for rate in (None, 2.45)] == [
+        "s", " reference s"]
     assert titles == ["Evaluation curve (submission time; eval time not counted)",
                       "Evaluation curve (submission time in reference seconds; eval time not "
                       "counted)"]

@@ -160,10 +160,9 @@ def print_run_summary(outcome) -> None:
         f"[bold]{record['submission']}[/] on [bold]{record['workload']}[/]: "
         f"[{colour}]{record['outcome'].upper()}[/] (target {target})"
     )
-    seconds = "reference s" if record.get("clock_rate") is not None else "s"
     if record["outcome"] == "hit":
         console.print(
-            f"  time to target {record['time_to_target']:.2f} {seconds} of submission time, "
+            f"  time to target {record['time_to_target']:.2f}{seconds(record)} of submission time, "
             f"{record['steps_to_target']} steps"
         )
     elif record["message"]:
@@ -173,16 +172,21 @@ def print_run_summary(outcome) -> None:
     console.print(f"  record: {outcome.path}")
 
 
+def seconds(record) -> str:
+    """The unit of a record's submission time: "s", or " reference s" under a clock in
+    reference seconds (the record has a `clock_rate`)."""
+    return " reference s" if record.get("clock_rate") is not None else "s"
+
+
 def time_split(record) -> list[str]:
     """Where a trial's seconds went, saying which clock counts each: under a clock in reference
     seconds (`clock_rate` in the record) the submission time is the reference machine's, and
     evaluation, compilation and wall time are this machine's."""
-    counted = f"submission time {record['submission_time']:.1f}s over {record['steps']} steps"
+    counted = (f"submission time {record['submission_time']:.1f}{seconds(record)} over "
+               f"{record['steps']} steps")
     rate = record.get("clock_rate")
     if rate is not None:
-        counted = (f"submission time {record['submission_time']:.1f} reference s over "
-                   f"{record['steps']} steps (this machine took {rate:.2f}x the seconds of the "
-                   "one that set the budget)")
+        counted += f" (this machine took {rate:.2f}x the seconds of the one that set the budget)"
     apart = (f"eval {record['eval_time']:.1f}s and compile {record['compile_time']:.1f}s not "
              f"counted; wall {record['wall_time']:.1f}s")
     if rate is None:
@@ -239,7 +243,8 @@ class StudyDisplay:
         detail = outcome.record.get("time_to_target")
         resumed = outcome.resumed_from_step
         self.progress.console.print(
-            f"  {name}: {label}" + (f" in {detail:.2f}s" if label == "hit" else "")
+            f"  {name}: {label}"
+            + (f" in {detail:.2f}{seconds(outcome.record)}" if label == "hit" else "")
             + (f" (resumed from step {resumed})" if resumed is not None else "")
         )
         for note in outcome.notes:
