@@ -256,7 +256,8 @@ class StudyDisplay:
 
 def workloads_table(workloads, details: bool) -> Table:
     """Workloads with their tier, model size, target, budget, step hint and variant."""
-    table = Table(title="Workloads (budget: submission time; steps: step hint)")
+    table = Table(title="Workloads (budget: seconds of submission time, in reference seconds under "
+                        "the cpu tier's default rules; steps: step hint)")
     table.add_column("name", no_wrap=True, min_width=12)
     table.add_column("tier", no_wrap=True, min_width=4)
     if details:
