@@ -254,7 +254,11 @@ def bootstrap_intervals(
     level: float = 0.95,
     rules: ScoringRules = LEGACY_SCORING,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of each submission's score under resampled studies."""
+    """Percentile intervals of each submission's score under resampled studies. None ({})
+    when no entry has two studies: resampling one study gives the board back every time, an
+    interval of width 0 that would claim a certainty one study cannot give."""
+    if all(len(entry.study_values) < 2 for row in entries.values() for entry in row.values()):
+        return {}
     rng = np.random.default_rng(seed)
     drawn = collections.defaultdict(list)
     resampled = {}  # (submission, workload) -> the median of each bootstrap sample

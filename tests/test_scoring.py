@@ -146,6 +146,13 @@ def test_bootstrap_of_identical_studies_collapses():
     assert low == high == pytest.approx(board.scores["B"])
 
 
+def test_one_study_gives_no_interval():
+    records = [record(s, "w", 0, t) for s, t in (("A", 10.0), ("B", 15.0))]
+    assert scoring.score(records, bootstrap_samples=50).intervals == {}
+    records.append(record("B", "w", 1, 12.0))  # one entry with two studies: intervals again
+    assert set(scoring.score(records, bootstrap_samples=50).intervals) == {"A", "B"}
+
+
 def test_profile_function_directly():
     grid = np.array([1.0, 2.0, 3.0])
     rho = scoring.performance_profile({"a": 1.0, "b": 2.5, "c": INF}, grid)
