@@ -10,7 +10,7 @@ from bench.cli import main
 from bench.protocol import ProtocolSettings
 from bench.trial.record import TrialId, write_record
 from bench.submission import load_submission
-from tests.conftest import TinyRegression
+from tests.conftest import TINY, TinyRegression
 from tests.test_scoring import record
 from tests.test_trial_record import complete_record
 
@@ -159,6 +159,27 @@ def test_a_cpu_workload_without_a_reference_point_says_how_to_get_one():
 
     with pytest.raises(speed.NoReferenceError, match="bench set-targets -w tiny.*--rules cpu-v2"):
         speed.reference_for("tiny")
+
+
+def test_a_trial_recorded_under_other_rules_is_a_conflict_not_a_skip(tmp_path, sgd_path):
+    from bench.trial.execute import TrialConflictError
+
+    settings = ProtocolSettings(max_steps=2, eval_period=1e6)  # the smoke tier's cpu-v2
+    first = api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path,
+                    settings=settings)
+    again = api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path,
+                    settings=dataclasses.replace(settings, rules="cpu-v2"))
+    assert again.skipped and again.record == first.record
+    other = dataclasses.replace(settings, rules="cpu-v1")
+    with pytest.raises(TrialConflictError, match="run under rules cpu-v2, not cpu-v1"):
+        api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path,
+                settings=other)
+    with pytest.raises(TrialConflictError, match="not cpu-v1"):  # refused before any process
+        api.run_in_own_process(TINY, load_submission(sgd_path), results_dir=tmp_path,
+                               settings=other)
+    forced = api.run(TinyRegression(), load_submission(sgd_path), results_dir=tmp_path,
+                     settings=other, force=True)
+    assert not forced.skipped and forced.record["rules"] == "cpu-v1"
 
 
 def test_cli_run_refuses_a_workload_outside_the_rules():

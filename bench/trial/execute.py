@@ -47,7 +47,7 @@ UNLOCKABLE = (errno.ENOLCK, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)  # no 
 
 
 class TrialConflictError(ValueError):
-    """A finished record exists for this trial, but with other hyperparameters or seed."""
+    """A finished record exists for this trial, but with other hyperparameters, seed or rules."""
 
 
 class TrialBusyError(RuntimeError):
@@ -91,8 +91,11 @@ def trial_lock(path: Path, wait: bool):
         os.close(fd)
 
 
-def finished_outcome(path: Path, point: dict, seed: int, force: bool) -> RunOutcome | None:
-    """The outcome of the trial's existing record (skipped), or None when it must run."""
+def finished_outcome(path: Path, point: dict, seed: int, force: bool,
+                     rules: str) -> RunOutcome | None:
+    """The outcome of the trial's existing record (skipped), or None when it must run. A record
+    of other hyperparameters, seed or rules version is a conflict: the layout holds one record
+    per trial, and passing off a record of other rules as this run's would mix versions."""
     if force or not path.exists():
         return None
     existing = read_record(path)
@@ -100,6 +103,11 @@ def finished_outcome(path: Path, point: dict, seed: int, force: bool) -> RunOutc
         raise TrialConflictError(
             f"{path} already holds this trial with other hyperparameters or seed; "
             "choose another --study/--trial or --results-dir, or pass --force")
+    if existing.rules != rules:
+        raise TrialConflictError(
+            f"{path} already holds this trial, run under rules {existing.rules}, not {rules}; "
+            f"choose another --results-dir, pass --rules {existing.rules} to keep it, or "
+            "--force to run it again (the old record is kept aside)")
     return RunOutcome(existing, path, skipped=True)
 
 
@@ -172,12 +180,13 @@ def execute(
     """Run one trial (resolved hyperparameters `point`) and record it; see the module docstring.
     `reference`: see `bench.trial.loop.run_trial`."""
     path = trial_id.path(results_dir)
-    done = finished_outcome(path, point, seed, force)
+    settings = settings.for_tier(workload.spec.tier)
+    done = finished_outcome(path, point, seed, force, settings.rules)
     if done is not None:
         return done
     check_results_dir(path.parent)
     with trial_lock(trial_id.lock_path(results_dir), wait):
-        done = finished_outcome(path, point, seed, force)  # finished while we waited?
+        done = finished_outcome(path, point, seed, force, settings.rules)  # finished meanwhile?
         if done is not None:
             return done
         notes = []
@@ -186,7 +195,6 @@ def execute(
         plan = CheckpointPlan(trial_id.checkpoint_path(results_dir), checkpoint_every)
         if force and plan.path.exists():
             notes.append(set_aside_checkpoint(plan.path, "--force"))
-        settings = settings.for_tier(workload.spec.tier)
         workload = with_rules(workload, settings.rules)  # its step hint, budget and targets
         resolved = dataclasses.asdict(settings.resolve(workload.spec))
         notes += check_checkpoint(plan.path, point, seed, resolved)
