@@ -145,6 +145,7 @@ def test_a_trial_without_named_rules_runs_under_its_tiers_default():
     assert ProtocolSettings().resolve(smoke).rules == "cpu-v2"
     assert ProtocolSettings(rules="cpu-v1").resolve(cpu).rules == "cpu-v1"
     assert ProtocolSettings().for_tier("full").rules == "cpu-v2"
+    assert rules.defaults_in_words() == "cpu-v3 on the cpu tier, cpu-v2 on the full and smoke tiers"
 
 
 def test_a_study_over_tiers_of_different_default_rules_must_name_them(tmp_path):

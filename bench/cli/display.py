@@ -161,10 +161,8 @@ def print_run_summary(outcome) -> None:
         f"[{colour}]{record['outcome'].upper()}[/] (target {target})"
     )
     if record["outcome"] == "hit":
-        console.print(
-            f"  time to target {record['time_to_target']:.2f}{seconds(record)} of submission time, "
-            f"{record['steps_to_target']} steps"
-        )
+        console.print(f"  time to target {record['time_to_target']:.2f}{seconds(record)} of "
+                      f"submission time, {record['steps_to_target']} steps")
     elif record["message"]:
         console.print(f"  {record['message'].splitlines()[0]}")
     for line in time_split(record):

@@ -166,21 +166,22 @@ def default_version(*tiers: str) -> str:
     if unknown or not tiers:
         raise RulesError(f"no default rules for tier {unknown or tiers!r} "
                          f"(tiers: {', '.join(DEFAULT_BY_TIER)})")
-    versions = {tier: DEFAULT_BY_TIER[tier] for tier in sorted(set(tiers))}
-    if len(set(versions.values())) > 1:
-        defaults = ", ".join(f"{tier}: {version}" for tier, version in versions.items())
+    by_tier = {tier: DEFAULT_BY_TIER[tier] for tier in sorted(set(tiers))}
+    if len(set(by_tier.values())) > 1:
+        defaults = ", ".join(f"{tier}: {version}" for tier, version in by_tier.items())
         raise RulesError(f"the workloads' tiers run under different default rules ({defaults}); "
                          "name one with --rules")
-    return versions[tiers[0]]
+    return by_tier[tiers[0]]
 
 
 def defaults_in_words() -> str:
-    """`DEFAULT_BY_TIER` for a help text: "cpu-v3 on the cpu tier, cpu-v2 on full and smoke"."""
+    """`DEFAULT_BY_TIER` for a help text: "cpu-v3 on the cpu tier, cpu-v2 on the full and smoke
+    tiers"."""
     by_version: dict[str, list[str]] = {}
     for tier, version in DEFAULT_BY_TIER.items():
         by_version.setdefault(version, []).append(tier)
-    parts = [f"{version} on {' and '.join(tiers)}" for version, tiers in by_version.items()]
-    return ", ".join(parts)
+    return ", ".join(f"{version} on the {' and '.join(tiers)} tier{'s' * (len(tiers) > 1)}"
+                     for version, tiers in by_version.items())
 
 
 def load(version: str) -> Rules:
