@@ -244,6 +244,33 @@ def base_times(
     return {s: {b: row[b] for b in bases} for s, row in times.items()}
 
 
+def bootstrap_scores(
+    entries: Mapping[str, Mapping[str, Entry]],
+    bases: list[str],
+    variants: Mapping[str, str],
+    *,
+    samples: int = 1000,
+    seed: int = 0,
+    rules: ScoringRules = LEGACY_SCORING,
+) -> list[dict[str, float]]:
+    """The scores of `samples` leaderboards, each with every cell's studies drawn with
+    replacement from its own (a cell: one submission on one workload)."""
+    rng = np.random.default_rng(seed)
+    resampled = {}  # (submission, workload) -> the median of each bootstrap sample
+    for submission in sorted(entries):
+        for workload in sorted(entries[submission]):
+            values = np.asarray(entries[submission][workload].study_values)
+            picks = values[rng.integers(0, len(values), (samples, len(values)))]
+            resampled[submission, workload] = np.median(picks, axis=1)
+    boards = []
+    for index in range(samples):
+        medians = collections.defaultdict(dict)
+        for (submission, workload), values in resampled.items():
+            medians[submission][workload] = float(values[index])
+        boards.append(score_medians(medians, bases, variants, rules)[-1])
+    return boards
+
+
 def bootstrap_intervals(
     entries: Mapping[str, Mapping[str, Entry]],
     bases: list[str],
@@ -259,19 +286,9 @@ def bootstrap_intervals(
     interval of width 0 that would claim a certainty one study cannot give."""
     if all(len(entry.study_values) < 2 for row in entries.values() for entry in row.values()):
         return {}
-    rng = np.random.default_rng(seed)
     drawn = collections.defaultdict(list)
-    resampled = {}  # (submission, workload) -> the median of each bootstrap sample
-    for submission in sorted(entries):
-        for workload in sorted(entries[submission]):
-            values = np.asarray(entries[submission][workload].study_values)
-            picks = values[rng.integers(0, len(values), (samples, len(values)))]
-            resampled[submission, workload] = np.median(picks, axis=1)
-    for index in range(samples):
-        medians = collections.defaultdict(dict)
-        for (submission, workload), values in resampled.items():
-            medians[submission][workload] = float(values[index])
-        scores = score_medians(medians, bases, variants, rules)[-1]
+    for scores in bootstrap_scores(entries, bases, variants, samples=samples, seed=seed,
+                                   rules=rules):
         for submission, score in scores.items():
             drawn[submission].append(score)
     tail = (1.0 - level) / 2.0 * 100

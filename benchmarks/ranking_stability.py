@@ -17,6 +17,14 @@ input it cannot read or score.
 
 `--first-study K` / `--second-study K` score only study K of a results directory: two studies of
 one run side by side, i.e. how far a one-study leaderboard holds, without a second run.
+
+    python benchmarks/ranking_stability.py RUN --resample 1000
+
+screens a run before its second one (a day of machine time for the cpu tier's self-tuning
+board): pairs of leaderboards whose every cell's studies are drawn with replacement from RUN's
+(`bench.scoring.bootstrap_scores`), and how far each pair agrees (Kendall tau-b percentiles,
+and the share of pairs at or over the bar). A rough stand-in for a second run: a draw repeats
+some of the few studies and never sees a value outside them.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -51,9 +60,18 @@ def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, boots
         if study is not None:
             raise BadInput(f"{path}: a study can only be picked from a results directory")
         return scores_from_json(path)
+    board = score_directory(path, ruleset, rules, measure, bootstrap, study, allow_stale)
+    return dict(board.scores), {name: tuple(v) for name, v in board.intervals.items()}
+
+
+def score_directory(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
+                    study: int | None = None, allow_stale: bool = False):
+    """The leaderboard (`bench.scoring.Leaderboard`) of a results directory's vouched records."""
     from bench import scoring, trust
     from bench.trial.record import RecordError, load_records
 
+    if not path.is_dir():
+        raise BadInput(f"{path} is not a results directory")
     try:
         records, _ = load_records([path])
         if study is not None:
@@ -67,7 +85,28 @@ def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, boots
                               bootstrap_samples=bootstrap)
     except (RecordError, scoring.ScoringError) as error:
         raise BadInput(f"{path}: {error}") from None
-    return dict(board.scores), {name: tuple(v) for name, v in board.intervals.items()}
+    return board
+
+
+def resampled_taus(board, draws: int, seed: int = 0) -> list[float]:
+    """Kendall tau-b of `draws` pairs of leaderboards resampled from `board`'s studies (NaN
+    where a pair's scores are all tied)."""
+    from bench import rules as rules_module, scoring
+
+    boards = scoring.bootstrap_scores(board.entries, board.workloads, board.variants,
+                                      samples=2 * draws, seed=seed,
+                                      rules=rules_module.load(board.rules).scoring)
+    return [ranking.kendall_tau(boards[2 * i], boards[2 * i + 1]) for i in range(draws)]
+
+
+def resample_report(path: Path, taus: list[float]) -> dict:
+    """What --resample prints and writes: percentiles of tau and the share at the bar."""
+    defined = sorted(tau for tau in taus if not math.isnan(tau))
+    if not defined:
+        raise BadInput(f"{path}: every resampled pair ties all its submissions")
+    return {"source": str(path), "pairs": len(taus), "defined": len(defined),
+            "tau_percentiles": {str(q): float(np.percentile(defined, q)) for q in (10, 50, 90)},
+            "share_at_bar": sum(tau >= TAU_BAR for tau in defined) / len(defined)}
 
 
 def scores_from_json(path: Path) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
@@ -103,8 +142,10 @@ def score_cell(run: dict, name: str) -> str:
     score = run["scores"].get(name)
     if score is None:
         return "-"
-    low, high = run["intervals"].get(name, (math.nan, math.nan))
     rank = ranking.ranks(run["scores"])[name]
+    if name not in run["intervals"]:  # one study: no interval
+        return f"{rank}. {score:.3f}"
+    low, high = run["intervals"][name]
     return f"{rank}. {score:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -129,10 +170,33 @@ def print_report(console: Console, comparison: ranking.Comparison, runs: list[di
                   "none)")
 
 
+def main_resample(args, console: Console) -> int:
+    """`--resample N`: how far two boards resampled from FIRST's studies agree."""
+    try:
+        board = score_directory(args.first, args.ruleset, args.rules, args.measure, 0, None,
+                                args.allow_stale)
+        report = resample_report(args.first, resampled_taus(board, args.resample))
+    except BadInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    low, mid, high = report["tau_percentiles"].values()
+    console.print(f"{report['pairs']} pairs of leaderboards resampled from {args.first}'s studies "
+                  f"({len(board.scores)} submissions): Kendall tau-b {low:.3f} / {mid:.3f} / "
+                  f"{high:.3f} (10th / 50th / 90th percentile); "
+                  f"{report['share_at_bar']:.0%} at or over the bar ({TAU_BAR})", markup=False)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    console.print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("first", type=Path, help="results directory or leaderboard.json")
-    parser.add_argument("second", type=Path, help="results directory or leaderboard.json")
+    parser.add_argument("second", type=Path, nargs="?",
+                        help="results directory or leaderboard.json (not with --resample)")
+    parser.add_argument("--resample", type=int, metavar="PAIRS",
+                        help="no second run: PAIRS pairs of leaderboards resampled from FIRST's "
+                             "studies, and how far they agree")
     parser.add_argument("--ruleset", default="self", help="ruleset scored from records")
     parser.add_argument("--rules", help="rules version scored from records")
     parser.add_argument("--measure", default="time", choices=("time", "steps"))
@@ -145,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                              "--allow-stale): runs made before a change to a workload's code")
     args = parser.parse_args(argv)
     console = Console()
+    if (args.resample is None) == (args.second is None):
+        parser.error("give SECOND, or --resample PAIRS with FIRST alone")
+    if args.resample is not None:
+        return main_resample(args, console)
     try:
         loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study,
                               args.allow_stale)

@@ -163,3 +163,27 @@ def test_stability_script_scores_stale_records_only_when_allowed(tmp_path, capsy
     report = json.loads((tmp_path / "stability.json").read_text())
     scores = report["runs"][0]["scores"]
     assert scores["a"] == 1.0 and 0.0 < scores["b"] < 1.0  # b took twice a's time
+
+
+def test_resampling_one_run_screens_how_far_a_second_would_agree(tmp_path, capsys):
+    """One workload, three studies. a (1, 1, 3 s) against b (2, 2, 2 s): a resampled board puts
+    a behind b when at least two of its three draws are the 3-s study, with probability
+    3 (1/3)^2 (2/3) + (1/3)^3 = 7/27. With two submissions tau is +1 or -1, so a pair of boards
+    agrees (tau 1, at the bar) with probability (20/27)^2 + (7/27)^2 = 449/729 = 0.616."""
+    from tests.record_factory import real_record, variant, write_all
+
+    seed = real_record(tmp_path)
+    times = {"a": (1.0, 1.0, 3.0), "b": (2.0, 2.0, 2.0)}
+    write_all(tmp_path / "run", [
+        variant(seed, submission=name, workload="tiny", study=study, trial=0, time=time,
+                ruleset="self")
+        for name, studies in times.items() for study, time in enumerate(studies)])
+    out = tmp_path / "resampled.json"
+    assert stability.main([str(tmp_path / "run"), "--resample", "3000", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["pairs"] == report["defined"] == 3000
+    assert report["share_at_bar"] == pytest.approx(449 / 729, abs=0.03)
+    assert report["tau_percentiles"]["10"] == -1.0 and report["tau_percentiles"]["90"] == 1.0
+    with pytest.raises(SystemExit):  # a second run and --resample: one or the other
+        stability.main([str(tmp_path / "run"), str(tmp_path / "run"), "--resample", "5"])
+    capsys.readouterr()
