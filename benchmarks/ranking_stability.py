@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.resample is None) == (args.second is None):
         parser.error("give SECOND, or --resample PAIRS with FIRST alone")
     if args.resample is not None:
+        if args.resample < 1 or args.first_study is not None or args.second_study is not None:
+            parser.error("--resample takes a positive number of pairs, and no --first-study or "
+                         "--second-study (it resamples every study of FIRST)")
         return main_resample(args, console)
     try:
         loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study,

@@ -184,6 +184,9 @@ def test_resampling_one_run_screens_how_far_a_second_would_agree(tmp_path, capsy
     assert report["pairs"] == report["defined"] == 3000
     assert report["share_at_bar"] == pytest.approx(449 / 729, abs=0.03)
     assert report["tau_percentiles"]["10"] == -1.0 and report["tau_percentiles"]["90"] == 1.0
-    with pytest.raises(SystemExit):  # a second run and --resample: one or the other
-        stability.main([str(tmp_path / "run"), str(tmp_path / "run"), "--resample", "5"])
+    for bad in ([str(tmp_path / "run"), str(tmp_path / "run"), "--resample", "5"],  # both
+                [str(tmp_path / "run"), "--resample", "0"],
+                [str(tmp_path / "run"), "--resample", "5", "--first-study", "0"]):
+        with pytest.raises(SystemExit):
+            stability.main(bad)
     capsys.readouterr()
