@@ -199,8 +199,9 @@ def refine_record(
     end = int(np.argmin(finite)) if not finite.all() else norms.size
     if end < 3:
         raise RefineError(
-            f"the record has {end} usable gradient norms; refinement needs a logged run of at "
-            "least 3 steps"
+            f"the record has {end} usable gradient norms; refinement needs at least 3 (they are "
+            "logged where the training loop synchronises, about every 20 ms of training: refine "
+            "from a longer run)"
         )
     steps, norms = steps[:end], norms[:end]
     grid, norms_on_grid = _uniform(steps, norms)
