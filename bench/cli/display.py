@@ -113,7 +113,7 @@ def eval_summary_table(record: dict, max_rows: int = 8) -> Table:
     """A few evaluations of the curve (first, evenly spaced, last) as a table."""
     evals = record["evals"]
     metric = record["workload_spec"]["target_metric"]
-    clock = " in reference seconds" if record.get("clock_rate") is not None else ""
+    clock = " in reference seconds" if in_reference_seconds(record) else ""
     table = Table(title=f"Evaluation curve (submission time{clock}; eval time not counted)")
     table.add_column("step", justify="right")
     table.add_column("time", justify="right")
@@ -170,10 +170,14 @@ def print_run_summary(outcome) -> None:
     console.print(f"  record: {outcome.path}")
 
 
+def in_reference_seconds(record) -> bool:
+    """Whether the record's submission time is in reference seconds (it has a `clock_rate`)."""
+    return record.get("clock_rate") is not None
+
+
 def seconds(record) -> str:
-    """The unit of a record's submission time: "s", or " reference s" under a clock in
-    reference seconds (the record has a `clock_rate`)."""
-    return " reference s" if record.get("clock_rate") is not None else "s"
+    """The unit of a record's submission time: "s", or " reference s"."""
+    return " reference s" if in_reference_seconds(record) else "s"
 
 
 def time_split(record) -> list[str]:
@@ -182,13 +186,12 @@ def time_split(record) -> list[str]:
     evaluation, compilation and wall time are this machine's."""
     counted = (f"submission time {record['submission_time']:.1f}{seconds(record)} over "
                f"{record['steps']} steps")
-    rate = record.get("clock_rate")
-    if rate is not None:
-        counted += f" (this machine took {rate:.2f}x the seconds of the one that set the budget)"
     apart = (f"eval {record['eval_time']:.1f}s and compile {record['compile_time']:.1f}s not "
              f"counted; wall {record['wall_time']:.1f}s")
-    if rate is None:
+    if not in_reference_seconds(record):
         return [f"{counted}; {apart}"]
+    counted += (f" (this machine took {record['clock_rate']:.2f}x the seconds of the one that set "
+                "the budget)")
     return [counted, f"{apart} (this machine's seconds)"]
 
 

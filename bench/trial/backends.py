@@ -239,8 +239,8 @@ def _child_main(connection, *arguments) -> None:
 
 def run_isolated(request: TrialRequest, time_limit: float | None = None) -> RunOutcome:
     """`execute` in a child process; a child that ends without a record is recorded `error`."""
-    rules = request.settings.for_tier(request.workload.spec.tier).rules
-    done = finished_outcome(request.path, request.hparams, request.seed, False, rules)
+    version = request.settings.for_tier(request.workload.spec.tier).rules
+    done = finished_outcome(request.path, request.hparams, request.seed, False, version)
     if done is not None:  # the same checks as an inline run, without starting a process
         return done
     check_results_dir(request.path.parent)
