@@ -6,6 +6,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -230,6 +231,47 @@ def test_a_rerun_skips_finished_studies(fake, tmp_path):
                                             ["score", str(tmp_path / "records"), "--ruleset"]]
 
 
+def test_an_interim_board_continues_from_its_archive_on_a_fresh_machine(fake, tmp_path):
+    fake()
+    records, out = tmp_path / "records", tmp_path / "out"
+    for study in (0, 1):  # sgd_nesterov's trials have not run yet
+        (records / f"self/sgd_nesterov/mnist1d_mlp/study_{study}/trial_0.json").unlink()
+    result, calls = fake("--interim")
+    assert result.exit_code == 0, result.output
+    assert calls == [["score", str(records), "--ruleset"]]  # no trial runs
+    readme = (out / "self" / "README.md").read_text()
+    assert "Interim: 2 of its 4 trials are recorded" in readme
+    command = next(line for line in readme.splitlines() if "scripts/reference/run.py" in line)
+    assert "--interim" not in command  # the command that continues the board
+    archive = out / "self" / "records.tar.xz"
+    records.rename(tmp_path / "lost")  # the next sitting's machine has none of them
+    result, calls = fake("--records-from", str(archive))
+    assert result.exit_code == 0, result.output
+    assert "2 records unpacked" in result.output
+    assert calls == [["study", "-s", "sgd_nesterov"], ["score", str(records), "--ruleset"]]
+    assert "Interim" not in (out / "self" / "README.md").read_text()
+
+
+def test_restoring_keeps_the_records_already_there(tmp_path):
+    source, results = tmp_path / "source", tmp_path / "results"
+    for name, content in (("a", "archived a"), ("b", "archived b")):
+        path = source / f"self/s/w/study_0/trial_{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    archive = tmp_path / "records.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        tar.add(source / "self", arcname="self")
+    kept = results / "self/s/w/study_0/trial_a.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("newer a")
+    assert reference.restore_records(archive, results) == 1
+    assert kept.read_text() == "newer a"
+    assert (results / "self/s/w/study_0/trial_b.json").read_text() == "archived b"
+    (tmp_path / "broken.tar.xz").write_text("not a tarball")
+    with pytest.raises(click.BadParameter, match="cannot read"):
+        reference.restore_records(tmp_path / "broken.tar.xz", results)
+
+
 def test_a_failed_study_stops_the_scoring_not_the_others(fake, monkeypatch):
     monkeypatch.setenv("FAIL", "nadamw")
     result, calls = fake()
@@ -260,3 +302,16 @@ def test_a_real_smoke_run(tmp_path):
     seeds = sorted(json.loads(path.read_text())["seed"] for path in records)
     assert seeds == [0, 0, 1000, 1000]
     assert "smoke test" in (tmp_path / "out/self/README.md").read_text()
+    # a fresh machine continues from the archive: `bench study` takes its records (training
+    # curves emptied) as finished trials and runs none of them again
+    archived = {path.name + path.parent.name + path.parent.parent.parent.name:
+                json.loads(path.read_text())["finished_at"] for path in (tmp_path / "r").rglob(
+                    "trial_*.json")}
+    (tmp_path / "r").rename(tmp_path / "lost")
+    again = CliRunner().invoke(reference.main,
+                               [*args, "--records-from", str(tmp_path / "out/self/records.tar.xz")])
+    assert again.exit_code == 0, again.output
+    restored = {path.name + path.parent.name + path.parent.parent.parent.name:
+                json.loads(path.read_text())["finished_at"] for path in (tmp_path / "r").rglob(
+                    "trial_*.json")}
+    assert restored == archived and len(restored) == 4

@@ -30,7 +30,10 @@ that `bench score`, `benchmarks/ranking_stability.py` and scripts/reference/*.py
 second run can be compared with this one on another day and machine. Running the same command
 again continues where it stopped: a submission whose records are all there is skipped, and
 `bench study` skips the finished trials of the others (an interrupted trial resumes from its
-checkpoint). Each command's output goes to RESULTS_DIR/logs/. Trials run one after the other,
+checkpoint). A board that takes more sittings than one machine keeps its files: `--interim`
+scores the records so far into OUT without running a trial, and `--records-from
+OUT/<ruleset>/records.tar.xz` unpacks them into the next machine's RESULTS_DIR to go on from
+there. Each command's output goes to RESULTS_DIR/logs/. Trials run one after the other,
 each in its own process, or `--jobs N` at a time, each process kept to its share of the CPUs:
 run it on a quiet machine, since the leaderboard ranks by submission time. The reference
 boards use one at a time: on the development machine nadamw's self-tuning study with
@@ -99,6 +102,11 @@ class Step:
     trials: int  # per study; 1 under self-tuning
     seed_offset: int = 0  # passed to `bench study`: the run's, + EXTERNAL_SEED_SHIFT if external
     search_space: str | None = None  # external: the submission's point list, where it has one
+
+    @property
+    def planned(self) -> int:
+        """How many trials it runs."""
+        return len(self.names) * self.studies * self.trials
 
     def record_paths(self, results_dir: Path) -> list[Path]:
         return [TrialId(self.ruleset, self.submission, workload, study, trial).path(results_dir)
@@ -271,6 +279,11 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         lines.append(f"- Clock in reference seconds (bench/speed.py): this machine took "
                      f"{facts.rates[0]:.2f}-{facts.rates[1]:.2f}x the seconds of the machine "
                      "that set the budgets, trial by trial (the records' `clock_rate`).")
+    planned = sum(step.planned for step in ruleset_steps)
+    if facts.trials < planned:
+        lines.append(f"- Interim: {facts.trials} of its {planned} trials are recorded. To continue "
+                     "it on any machine, run the command above with `--records-from` this "
+                     "folder's records.tar.xz; `--interim` scores what is recorded.")
     if limits:
         lines.append(f"- Limited by `{' '.join(limits)}`: a smoke test, not a reference.")
     lines += ["", "The `bench` commands it ran (trial records stay outside the repository):", ""]
@@ -297,6 +310,22 @@ def archive_records(read: Sequence[tuple[Path, dict]], results_dir: Path, archiv
             member.size, member.mtime = len(data), int(path.stat().st_mtime)
             tar.addfile(member, io.BytesIO(data))
     return len(read)
+
+
+def restore_records(archive: Path, results_dir: Path) -> int:
+    """Unpack into `results_dir` the records of `archive` (an OUT/<ruleset>/records.tar.xz) that
+    it lacks, so that a board begun on another machine or day continues where that one stopped.
+    A record already there is kept. Returns how many were unpacked."""
+    try:
+        tar = tarfile.open(archive, "r:xz")
+    except (OSError, tarfile.TarError) as error:
+        raise click.BadParameter(f"cannot read {archive}: {error}", param_hint="--records-from")
+    with tar:
+        missing = [member for member in tar.getmembers()
+                   if member.isfile() and member.name.endswith(".json")
+                   and not (results_dir / member.name).exists()]
+        tar.extractall(results_dir, members=missing, filter="data")
+    return len(missing)
 
 
 def shown(argv: Sequence[str], bench: Sequence[str]) -> str:
@@ -367,11 +396,20 @@ def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str],
                    "the CPUs (not for reference boards; see the docstring).")
 @click.option("--bench", "bench_command", help="Command that runs bench [default: this Python's "
                                                "`-m bench.cli`].")
+@click.option("--records-from", "archives", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A board's records.tar.xz (repeatable): its records that RESULTS_DIR lacks are "
+                   "unpacked there first, to continue a board begun elsewhere.")
+@click.option("--interim", is_flag=True,
+              help="Run no trial: score what is recorded so far into OUT, as an interim board "
+                   "whose records.tar.xz a later `--records-from` continues from.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the commands; run nothing.")
 def main(rulesets, submissions, workloads, studies, trials, seed_offset, results_dir, out, rules,
-         max_steps, max_runtime, jobs, bench_command, dry_run):
+         max_steps, max_runtime, jobs, bench_command, archives, interim, dry_run):
     started = utc_now()
     check_outside_repository(results_dir)
+    for archive in archives:
+        console.print(f"{restore_records(archive, results_dir)} records unpacked from {archive}")
     if seed_offset and out is None:
         raise click.UsageError("a run with --seed-offset is not the reference: give it an --out "
                                "of its own")
@@ -382,7 +420,8 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
     passed = [*limits, *(["--jobs", str(jobs)] if jobs > 1 else [])]  # to every `bench study`
     steps = plan(rulesets or RULESETS, submissions, workloads or cpu_workloads(), studies, trials,
                  seed_offset)
-    command = shlex.join(["python", "scripts/reference/run.py", *sys.argv[1:]])
+    command = shlex.join(["python", "scripts/reference/run.py",
+                          *(arg for arg in sys.argv[1:] if arg != "--interim")])
     done = sum(step.finished(results_dir) for step in steps)
     planned = sum(len(step.record_paths(results_dir)) for step in steps)
     console.print(f"{len(steps)} studies to run ({planned} trials, {done} already recorded in "
@@ -390,6 +429,12 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
     if dry_run:
         for step in steps:
             click.echo(shown([*bench, *study_args(step, results_dir, rules, passed)], bench))
+        return
+    if interim:
+        ran = [shown([*bench, *study_args(step, results_dir, rules, passed)], bench)
+               for step in steps]
+        finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, ran, started,
+               command, limits)
         return
     ran, failed = run_steps(steps, results_dir, bench, rules, passed)
     if failed:
