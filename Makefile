@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test reference test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
+.PHONY: run test reference reference-sitting reference-save test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
 
 $(BIN)/bench: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test-slow: install  ## slow checks: every submission learns mnist1d at its defau
 
 reference: install  ## the cpu tier's reference leaderboards into results/reference (hours on 2 cores; re-run to continue; ARGS="--dry-run" shows the plan)
 	$(BIN)/python scripts/reference/run.py $(ARGS)
+
+reference-sitting: install  ## one sitting of the cpu-v3 reference boards, from their committed interim records (hours; Ctrl-C stops; ROOT=~/bench-refrun)
+	PYTHON=$(BIN)/python scripts/reference/sitting.sh $(ROOT)
+
+reference-save: install  ## score what the sittings recorded into results/reference/interim*, to commit before the machine goes
+	PYTHON=$(BIN)/python scripts/reference/sitting.sh --save $(ROOT)
 
 test-kill: install  ## kill a real bench study 20 times at random points: nothing lost, no trial trained twice at once (2-4 minutes)
 	$(BIN)/python -m pytest -m kill tests/test_random_kill.py

@@ -315,3 +315,52 @@ def test_a_real_smoke_run(tmp_path):
                 json.loads(path.read_text())["finished_at"] for path in (tmp_path / "r").rglob(
                     "trial_*.json")}
     assert restored == archived and len(restored) == 4
+
+
+def sitting_calls(tmp_path, *args):
+    """The run.py calls of scripts/reference/sitting.sh, with a stand-in Python that notes them."""
+    fake = tmp_path / "python"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "calls"}\n')
+    fake.chmod(0o755)
+    import subprocess
+
+    done = subprocess.run(["bash", str(ROOT / "scripts/reference/sitting.sh"), *args],
+                          env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "HOME": str(tmp_path)},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    return [call.split() for call in calls]
+
+
+def value(call, flag):
+    return call[call.index(flag) + 1] if flag in call else None
+
+
+def test_a_sitting_runs_each_submission_in_both_runs_then_the_external_board(tmp_path):
+    from bench import registry
+
+    calls = sitting_calls(tmp_path, str(tmp_path / "root"))
+    assert all(call[0] == "scripts/reference/run.py" for call in calls)
+    self_calls, external = calls[:-1], calls[-1]
+    run_a, run_b = self_calls[0::2], self_calls[1::2]
+    assert sorted(value(call, "-s") for call in run_a) == registry.submission_names()
+    assert [value(call, "-s") for call in run_a] == [value(call, "-s") for call in run_b]
+    assert {value(call, "--results-dir") for call in run_a} == {str(tmp_path / "root/a")}
+    assert {value(call, "--seed-offset") for call in run_a} == {None}
+    assert {value(call, "--seed-offset") for call in run_b} == {"1000000"}
+    assert value(external, "--ruleset") == "external" and value(external, "-s") is None
+    for call in calls:  # every step scores outside the checkout; none is an interim
+        assert value(call, "--out").startswith(str(tmp_path)) and "--interim" not in call
+        archive = value(call, "--records-from")
+        assert archive is None or (ROOT / archive).is_file()
+
+
+def test_saving_a_sitting_scores_the_boards_that_have_records(tmp_path):
+    record = tmp_path / "root/b/self/nadamw/mnist1d/study_0/trial_0.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")
+    (tmp_path / "root/a").mkdir()
+    calls = sitting_calls(tmp_path, "--save", str(tmp_path / "root"))
+    assert len(calls) == 1 and "--interim" in calls[0]
+    assert value(calls[0], "--seed-offset") == "1000000"
+    assert value(calls[0], "--out") == "results/reference/interim-b"
