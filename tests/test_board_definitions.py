@@ -3,8 +3,9 @@
 A record is scored only under the workload definition it was measured on (`bench.trust`): its
 `workload_sha256` covers the spec and every project file that defines the workload's data,
 model and loss, docstrings included. The cpu-v3 reference boards (issue 21) take many sessions
-of a quiet machine, at commit 74101f0; a change to any of those files, even to a comment, would
-void every record made so far, and nothing else would say so until the boards were scored.
+of a quiet machine (begun at commit 74101f0, begun again at 53920b3 on a new machine); a change
+to any of those files, even to a comment, would void every record made so far, and nothing else
+would say so until the boards were scored.
 (It happened once: a four-line docstring in workloads/targets/__init__.py, reverted.)
 
 The hashes below are those the boards' records carry. When the boards are committed, this test
