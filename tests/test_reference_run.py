@@ -203,9 +203,11 @@ def test_a_boards_rates_dates_and_commits_come_from_its_records(tmp_path):
     paths = []
     for name, content in (
             ("a", {"clock_rate": 2.5, "finished_at": "2026-12-02T05:00:00+00:00",
-                   "git_commit": "b" * 40}),
+                   "git_commit": "b" * 40, "hardware": {"cpu": "EPYC", "cpu_count": 2,
+                                                        "backend": "cpu", "fingerprint": "f1"}}),
             ("b", {"clock_rate": 3.25, "finished_at": "2026-12-01T21:00:00+00:00",
-                   "git_commit": "a" * 40}),
+                   "git_commit": "a" * 40, "hardware": {"cpu": "Xeon", "cpu_count": 2,
+                                                        "backend": "cpu", "fingerprint": "f2"}}),
             ("c", {"finished_at": "2026-12-03T01:00:00+00:00", "git_commit": "b" * 40}),
             ("d", "not json")):
         paths.append(tmp_path / f"{name}.json")
@@ -220,6 +222,9 @@ def test_a_boards_rates_dates_and_commits_come_from_its_records(tmp_path):
     assert "took 2.50-3.25x the seconds of the machine that set the budgets" in text
     assert "Trials finished from 2026-12-01T21:00:00+00:00 to 2026-12-03T01:00:00+00:00" in text
     assert f"the trials ran at `{'a' * 12}`, `{'b' * 12}`" in text
+    # a board made in sittings names every machine its trials ran on, not the scoring one's
+    assert ("The trials ran on EPYC (2 CPUs, backend cpu), hardware fingerprint `f1`; Xeon "
+            "(2 CPUs, backend cpu), hardware fingerprint `f2`") in text
 
 
 def test_a_rerun_skips_finished_studies(fake, tmp_path):

@@ -220,6 +220,13 @@ class RecordFacts:
     rates: tuple[float, float] | None = None  # lowest and highest clock_rate (cpu-v3)
     span: tuple[str, str] | None = None  # the first and last finished_at
     commits: tuple[str, ...] = ()  # the bench commits the trials ran at
+    machines: tuple[str, ...] = ()  # the machines they ran on, as `machine_words` puts them
+
+
+def machine_words(hardware: dict) -> str:
+    """A machine as a README names it: processor, CPU count, backend and fingerprint."""
+    return (f"{hardware.get('cpu')} ({hardware.get('cpu_count')} CPUs, backend "
+            f"{hardware.get('backend')}), hardware fingerprint `{hardware.get('fingerprint')}`")
 
 
 def record_facts(records: Sequence[dict]) -> RecordFacts:
@@ -237,7 +244,9 @@ def record_facts(records: Sequence[dict]) -> RecordFacts:
         unsteady=sum(sum(steadiness.suspect(group)) for group in groups.values()),
         rates=(min(rates), max(rates)) if rates else None,
         span=(finished[0], finished[-1]) if finished else None,
-        commits=tuple(sorted({r["git_commit"] for r in records if r.get("git_commit")})))
+        commits=tuple(sorted({r["git_commit"] for r in records if r.get("git_commit")})),
+        machines=tuple(sorted({machine_words(r["hardware"]) for r in records
+                               if isinstance(r.get("hardware"), dict)})))
 
 
 def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, finished: str,
@@ -263,8 +272,8 @@ def provenance(ruleset: str, command: str, ran: Sequence[str], started: str, fin
         f"# Reference leaderboard: {ruleset} ruleset", "",
         "Made with one command from the repository root:", "", f"    {command}", "",
         when,
-        f"- Machine: {hardware.get('cpu')} ({hardware.get('cpu_count')} CPUs, backend "
-        f"{hardware.get('backend')}), hardware fingerprint `{hardware.get('fingerprint')}`.",
+        (f"- The trials ran on {'; '.join(facts.machines)} (their records' `hardware`)."
+         if facts.machines else f"- Machine: {machine_words(hardware)}."),
         f"- bench commit: `{commit or 'unknown'}` (scoring); the trials ran at {commits}.",
         f"- {first.studies} studies, {trials}; seed offset {first.seed_offset}"
         + (" (the run's + 500,000: no target-setting run is replayed)." if ruleset == "external"
