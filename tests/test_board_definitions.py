@@ -14,9 +14,13 @@ current checkout. Until then, a change that fails it must either be reverted or 
 boards.
 """
 
+import json
+import tarfile
+from pathlib import Path
+
 import pytest
 
-from bench import registry, rules
+from bench import registry, rules, submission, trust
 from bench.trial.hashes import workload_sha256
 
 BOARD_RULES = "cpu-v3"
@@ -36,3 +40,31 @@ def test_the_workload_is_defined_as_when_the_boards_began(name):
     assert workload_sha256(workload) == BOARD_HASHES[name], (
         f"{name}'s definition changed: every record of the cpu-v3 reference boards in progress "
         "would be refused as stale (see this test's docstring)")
+
+
+INTERIM = Path(__file__).resolve().parents[1] / "results" / "reference"
+
+
+def interim_records() -> list[dict]:
+    """Every record of the committed interim boards (results/reference/interim*/)."""
+    records = []
+    for archive in sorted(INTERIM.glob("interim*/*/records.tar.xz")):
+        with tarfile.open(archive) as tar:
+            records += [json.load(tar.extractfile(member)) for member in tar.getmembers()
+                        if member.isfile()]
+    return records
+
+
+def test_the_committed_interim_records_are_vouched_for_and_their_code_is_unchanged():
+    """A sitting goes on from the committed records (scripts/reference/sitting.sh): they must
+    still be scored as they are, and their submissions' code must be the code the next sitting
+    runs, or a board would mix two versions of a method."""
+    records = interim_records()
+    assert records, f"no records under {INTERIM}/interim*/: the boards in progress are committed"
+    vouched = trust.vouch(records)
+    assert not vouched.refused and not vouched.stale, [str(r) for r in vouched.refused]
+    changed = sorted({record["submission"] for record in records
+                      if record["submission_sha256"] != submission.trial_sha256(
+                          registry.get_submission(record["submission"]), record["hparams"])})
+    assert not changed, (f"the code of {changed} changed after the boards in progress ran it: "
+                         "revert it, or run their trials again")
