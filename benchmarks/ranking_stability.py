@@ -25,11 +25,18 @@ board): pairs of leaderboards whose every cell's studies are drawn with replacem
 (`bench.scoring.bootstrap_scores`), and how far each pair agrees (Kendall tau-b percentiles,
 and the share of pairs at or over the bar). A rough stand-in for a second run: a draw repeats
 some of the few studies and never sees a value outside them.
+
+`--complete-only` scores only the submissions with a record in every (workload, study) cell of
+their run: boards in progress (scripts/reference/sitting.sh), whose last submission is partial
+and would otherwise be scored on what it has run (an unrun workload a miss, an unrun study
+nothing at all). Over fewer submissions the performance
+profile differs from the whole board's: an interim figure, not the bar's.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import sys
@@ -49,7 +56,7 @@ class BadInput(Exception):
 
 
 def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                study: int | None = None, allow_stale: bool = False,
+                study: int | None = None, allow_stale: bool = False, complete_only: bool = False,
                 ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """(scores, bootstrap intervals) of one run: a results directory (only its study `study`
     when given; records measured on other definitions only with `allow_stale`), or a
@@ -60,13 +67,26 @@ def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, boots
         if study is not None:
             raise BadInput(f"{path}: a study can only be picked from a results directory")
         return scores_from_json(path)
-    board = score_directory(path, ruleset, rules, measure, bootstrap, study, allow_stale)
+    board = score_directory(path, ruleset, rules, measure, bootstrap, study, allow_stale,
+                            complete_only)
     return dict(board.scores), {name: tuple(v) for name, v in board.intervals.items()}
 
 
+def complete_submissions(records: list) -> list:
+    """The records of the submissions that have one in every (workload, study) cell that
+    `records` hold: of a board in progress, the submissions it has finished."""
+    cells = {(record.workload, record.study) for record in records}
+    held = collections.defaultdict(set)
+    for record in records:
+        held[record.submission].add((record.workload, record.study))
+    return [record for record in records if held[record.submission] == cells]
+
+
 def score_directory(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                    study: int | None = None, allow_stale: bool = False):
-    """The leaderboard (`bench.scoring.Leaderboard`) of a results directory's vouched records."""
+                    study: int | None = None, allow_stale: bool = False,
+                    complete_only: bool = False):
+    """The leaderboard (`bench.scoring.Leaderboard`) of a results directory's vouched records
+    (with `complete_only`, of its finished submissions alone)."""
     from bench import scoring, trust
     from bench.trial.record import RecordError, load_records
 
@@ -78,6 +98,8 @@ def score_directory(path: Path, ruleset: str, rules: str | None, measure: str, b
             records = [record for record in records if record.study == study]
             if not records:
                 raise BadInput(f"{path} has no records of study {study}")
+        if complete_only:
+            records = complete_submissions(records)
         vouched = trust.vouch(records, allow_stale=allow_stale)
         for refusal in vouched.refused:  # as `bench score` does: not scored, said on stderr
             print(f"{path}: refused {refusal}", file=sys.stderr)
@@ -174,7 +196,7 @@ def main_resample(args, console: Console) -> int:
     """`--resample N`: how far two boards resampled from FIRST's studies agree."""
     try:
         board = score_directory(args.first, args.ruleset, args.rules, args.measure, 0, None,
-                                args.allow_stale)
+                                args.allow_stale, args.complete_only)
         report = resample_report(args.first, resampled_taus(board, args.resample))
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
@@ -207,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-stale", action="store_true",
                         help="score records measured on other definitions too (as bench score "
                              "--allow-stale): runs made before a change to a workload's code")
+    parser.add_argument("--complete-only", action="store_true",
+                        help="score only the submissions with a record in every (workload, "
+                             "study) cell of their run: boards in progress")
     args = parser.parse_args(argv)
     console = Console()
     if (args.resample is None) == (args.second is None):
@@ -218,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return main_resample(args, console)
     try:
         loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study,
-                              args.allow_stale)
+                              args.allow_stale, args.complete_only)
                   for path, study in ((args.first, args.first_study),
                                       (args.second, args.second_study))]
     except BadInput as error:

@@ -119,6 +119,27 @@ def test_stability_script_scores_two_results_directories(tmp_path):
     assert report["runs"][0]["scores"]["a"] == 1.0
 
 
+def test_boards_in_progress_are_compared_over_their_finished_submissions(tmp_path):
+    """c has run study 0 alone in the first run (a board in progress): scored on that one
+    study, its 0.5 s makes it first; with --complete-only it is left out of that run."""
+    from tests.record_factory import real_record, variant, write_all
+
+    seed = real_record(tmp_path)
+    for run, studies in (("first", {"a": 3, "b": 3, "c": 1}), ("second", {"a": 3, "b": 3})):
+        write_all(tmp_path / run, [
+            variant(seed, submission=name, workload="tiny", study=study, trial=0,
+                    time={"a": 1.0, "b": 2.0, "c": 0.5}[name], ruleset="self")
+            for name, count in studies.items() for study in range(count)])
+    out = tmp_path / "stability.json"
+    argv = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(out),
+            "--bootstrap", "20"]
+    assert stability.main(argv) == 0
+    assert json.loads(out.read_text())["runs"][0]["scores"]["c"] == 1.0
+    assert stability.main(argv + ["--complete-only"]) == 0
+    report = json.loads(out.read_text())
+    assert sorted(report["runs"][0]["scores"]) == ["a", "b"] and report["common"] == ["a", "b"]
+
+
 def test_stability_script_sets_two_studies_of_one_run_side_by_side(tmp_path, capsys):
     """One run, two studies: a 1 s, b 2 s, c 3 s in study 0; b and c trade places in study 1.
     Scored study against study: tau = (2 - 1) / 3, as between two runs above; a study with no
