@@ -11,8 +11,7 @@
 # ~/bench-refrun), keeping records already there. Then each submission's self-tuning studies
 # run in run A (seed offset 0) and straight after in run B (seed offset 1000000), so that the
 # stability figure (benchmarks/ranking_stability.py RESULTS_ROOT/a RESULTS_ROOT/b
-# --complete-only) covers more
-# submissions after every sitting; the external board comes last. A trial cut short resumes
+# --complete-only) covers more submissions after every sitting; the external board comes last. A trial cut short resumes
 # from its checkpoint if the machine keeps it, and runs again if not.
 #
 # --save runs scripts/reference/run.py --interim for each board with records: its leaderboard,
