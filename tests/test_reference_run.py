@@ -277,6 +277,13 @@ def test_restoring_keeps_the_records_already_there(tmp_path):
         reference.restore_records(tmp_path / "broken.tar.xz", results)
 
 
+def test_no_score_runs_the_trials_and_stops(fake, tmp_path):
+    result, calls = fake("--no-score")
+    assert result.exit_code == 0, result.output
+    assert calls == [["study", "-s", "nadamw"], ["study", "-s", "sgd_nesterov"]]
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_failed_study_stops_the_scoring_not_the_others(fake, monkeypatch):
     monkeypatch.setenv("FAIL", "nadamw")
     result, calls = fake()
@@ -291,6 +298,9 @@ def test_refusals(tmp_path):
     offset = CliRunner().invoke(reference.main, ["--dry-run", "--seed-offset", "1000000",
                                                  "--results-dir", str(tmp_path)])
     assert offset.exit_code == 2 and "an --out of its own" in offset.output
+    unscored = CliRunner().invoke(reference.main, ["--dry-run", "--seed-offset", "1000000",
+                                                   "--no-score", "--results-dir", str(tmp_path)])
+    assert unscored.exit_code == 0, unscored.output  # scores nothing, so needs no --out
 
 
 @pytest.mark.slow
@@ -354,8 +364,8 @@ def test_a_sitting_runs_each_submission_in_both_runs_then_the_external_board(tmp
     assert {value(call, "--seed-offset") for call in run_a} == {None}
     assert {value(call, "--seed-offset") for call in run_b} == {"1000000"}
     assert value(external, "--ruleset") == "external" and value(external, "-s") is None
-    for call in calls:  # every step scores outside the checkout; none is an interim
-        assert value(call, "--out").startswith(str(tmp_path)) and "--interim" not in call
+    for call in calls:  # nothing is scored until --save
+        assert "--no-score" in call and "--interim" not in call
         archive = value(call, "--records-from")
         assert archive is None or (ROOT / archive).is_file()
 

@@ -33,7 +33,8 @@ again continues where it stopped: a submission whose records are all there is sk
 checkpoint). A board that takes more sittings than one machine keeps its files: `--interim`
 scores the records so far into OUT without running a trial, and `--records-from
 OUT/<ruleset>/records.tar.xz` unpacks them into the next machine's RESULTS_DIR to go on from
-there. Each command's output goes to RESULTS_DIR/logs/. Trials run one after the other,
+there (scripts/reference/sitting.sh runs the trials with `--no-score` and scores at the end).
+Each command's output goes to RESULTS_DIR/logs/. Trials run one after the other,
 each in its own process, or `--jobs N` at a time, each process kept to its share of the CPUs:
 run it on a quiet machine, since the leaderboard ranks by submission time. The reference
 boards use one at a time: on the development machine nadamw's self-tuning study with
@@ -412,14 +413,16 @@ def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str],
 @click.option("--interim", is_flag=True,
               help="Run no trial: score what is recorded so far into OUT, as an interim board "
                    "whose records.tar.xz a later `--records-from` continues from.")
+@click.option("--no-score", is_flag=True,
+              help="Run the trials and stop: score later (`--interim`, or the same command).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the commands; run nothing.")
 def main(rulesets, submissions, workloads, studies, trials, seed_offset, results_dir, out, rules,
-         max_steps, max_runtime, jobs, bench_command, archives, interim, dry_run):
+         max_steps, max_runtime, jobs, bench_command, archives, interim, no_score, dry_run):
     started = utc_now()
     check_outside_repository(results_dir)
     for archive in archives:
         console.print(f"{restore_records(archive, results_dir)} records unpacked from {archive}")
-    if seed_offset and out is None:
+    if seed_offset and out is None and not no_score:
         raise click.UsageError("a run with --seed-offset is not the reference: give it an --out "
                                "of its own")
     out = out or DEFAULT_OUT
@@ -450,6 +453,8 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
         console.print(f"{len(failed)} studies failed; nothing scored. Fix them and run the same "
                       "command again: finished trials are kept.")
         sys.exit(1)
+    if no_score:
+        return
     finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, ran, started, command,
            limits)
 

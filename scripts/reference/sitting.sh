@@ -11,8 +11,9 @@
 # ~/bench-refrun), keeping records already there. Then each submission's self-tuning studies
 # run in run A (seed offset 0) and straight after in run B (seed offset 1000000), so that the
 # stability figure (benchmarks/ranking_stability.py RESULTS_ROOT/a RESULTS_ROOT/b
-# --complete-only) covers more submissions after every sitting; the external board comes last. A trial cut short resumes
-# from its checkpoint if the machine keeps it, and runs again if not.
+# --complete-only) covers more submissions after every sitting; the external board comes last.
+# A trial cut short resumes from its checkpoint if the machine keeps it, and runs again if not.
+# Nothing is scored while the trials run (run.py --no-score).
 #
 # --save runs scripts/reference/run.py --interim for each board with records: its leaderboard,
 # README.md and records.tar.xz (training curves left out) go to results/reference/interim/ and
@@ -43,14 +44,13 @@ if [ "$SAVE" = 1 ]; then
   exit 0
 fi
 
-# Each step also scores into RESULTS_ROOT/boards-*, outside the checkout; --save writes the
-# folders to commit. A failed study is reported and the sitting goes on.
+# A failed study is reported and the sitting goes on; nothing is scored until --save.
 # shellcheck disable=SC2046 # committed's output is two words or none
 for SUBMISSION in $SUBMISSIONS; do
-  $PYTHON $RUN "${A[@]}" -s "$SUBMISSION" --out "$ROOT/boards-a" \
+  $PYTHON $RUN "${A[@]}" -s "$SUBMISSION" --no-score \
     $(committed results/reference/interim/self/records.tar.xz) || echo "run A of $SUBMISSION failed"
-  $PYTHON $RUN "${B[@]}" -s "$SUBMISSION" --out "$ROOT/boards-b" \
+  $PYTHON $RUN "${B[@]}" -s "$SUBMISSION" --no-score \
     $(committed results/reference/interim-b/self/records.tar.xz) || echo "run B of $SUBMISSION failed"
 done
-$PYTHON $RUN "${EXT[@]}" --out "$ROOT/boards-a" \
+$PYTHON $RUN "${EXT[@]}" --no-score \
   $(committed results/reference/interim/external/records.tar.xz) || echo "the external board failed"
