@@ -301,6 +301,9 @@ def test_refusals(tmp_path):
     unscored = CliRunner().invoke(reference.main, ["--dry-run", "--seed-offset", "1000000",
                                                    "--no-score", "--results-dir", str(tmp_path)])
     assert unscored.exit_code == 0, unscored.output  # scores nothing, so needs no --out
+    both = CliRunner().invoke(reference.main, ["--interim", "--no-score", "--results-dir",
+                                               str(tmp_path)])
+    assert both.exit_code == 2 and "give one" in both.output
 
 
 @pytest.mark.slow

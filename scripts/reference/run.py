@@ -348,10 +348,10 @@ def utc_now() -> str:
 
 
 def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str],
-              rules: str | None, limits: Sequence[str]) -> tuple[list[str], list[Step]]:
-    """Run every unfinished step with a progress bar; returns (commands run, failed steps)."""
-    ran, failed = [], []
-    total = sum(len(step.record_paths(results_dir)) for step in steps)
+              rules: str | None, limits: Sequence[str]) -> list[Step]:
+    """Run every unfinished step with a progress bar; returns the failed steps."""
+    failed = []
+    total = sum(step.planned for step in steps)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("trials"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -362,10 +362,9 @@ def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str],
 
         tick()
         for index, step in enumerate(steps, 1):
-            argv = [*bench, *study_args(step, results_dir, rules, limits)]
-            ran.append(shown(argv, bench))
-            if step.finished(results_dir) == len(step.record_paths(results_dir)):
+            if step.finished(results_dir) == step.planned:
                 continue
+            argv = [*bench, *study_args(step, results_dir, rules, limits)]
             progress.update(task, description=f"[{index}/{len(steps)}] {step.ruleset} "
                                               f"{step.submission}")
             log = results_dir / "logs" / f"{step.ruleset}_{step.submission}.log"
@@ -373,7 +372,7 @@ def run_steps(steps: Sequence[Step], results_dir: Path, bench: Sequence[str],
                 failed.append(step)
                 progress.console.print(f"[red]failed:[/] {step.ruleset} {step.submission} "
                                        f"(see {log})")
-    return ran, failed
+    return failed
 
 
 @click.command(help=__doc__.split("\n\n")[0])
@@ -420,11 +419,14 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
          max_steps, max_runtime, jobs, bench_command, archives, interim, no_score, dry_run):
     started = utc_now()
     check_outside_repository(results_dir)
-    for archive in archives:
-        console.print(f"{restore_records(archive, results_dir)} records unpacked from {archive}")
     if seed_offset and out is None and not no_score:
         raise click.UsageError("a run with --seed-offset is not the reference: give it an --out "
                                "of its own")
+    if interim and no_score:
+        raise click.UsageError("--interim scores and runs nothing, --no-score runs and scores "
+                               "nothing: give one")
+    for archive in archives:
+        console.print(f"{restore_records(archive, results_dir)} records unpacked from {archive}")
     out = out or DEFAULT_OUT
     bench = tuple(shlex.split(bench_command)) if bench_command else BENCH
     limits = (["--max-steps", str(max_steps)] if max_steps else []) + (
@@ -435,28 +437,22 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
     command = shlex.join(["python", "scripts/reference/run.py",
                           *(arg for arg in sys.argv[1:] if arg != "--interim")])
     done = sum(step.finished(results_dir) for step in steps)
-    planned = sum(len(step.record_paths(results_dir)) for step in steps)
+    planned = sum(step.planned for step in steps)
     console.print(f"{len(steps)} studies to run ({planned} trials, {done} already recorded in "
                   f"{results_dir}); leaderboards to {out}")
+    commands = [shown([*bench, *study_args(step, results_dir, rules, passed)], bench)
+                for step in steps]
     if dry_run:
-        for step in steps:
-            click.echo(shown([*bench, *study_args(step, results_dir, rules, passed)], bench))
+        click.echo("\n".join(commands))
         return
-    if interim:
-        ran = [shown([*bench, *study_args(step, results_dir, rules, passed)], bench)
-               for step in steps]
-        finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, ran, started,
-               command, limits)
-        return
-    ran, failed = run_steps(steps, results_dir, bench, rules, passed)
+    failed = [] if interim else run_steps(steps, results_dir, bench, rules, passed)
     if failed:
         console.print(f"{len(failed)} studies failed; nothing scored. Fix them and run the same "
                       "command again: finished trials are kept.")
         sys.exit(1)
-    if no_score:
-        return
-    finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, ran, started, command,
-           limits)
+    if not no_score:
+        finish(steps, rulesets or RULESETS, results_dir, out, bench, rules, commands, started,
+               command, limits)
 
 
 def finish(steps, rulesets, results_dir, out, bench, rules, ran, started, command,
