@@ -306,6 +306,12 @@ def test_refusals(tmp_path):
     assert both.exit_code == 2 and "give one" in both.output
 
 
+def finished_at(results_dir):
+    """Each trial record under `results_dir` (by its path there) and when it finished."""
+    return {path.relative_to(results_dir): json.loads(path.read_text())["finished_at"]
+            for path in results_dir.rglob("trial_*.json")}
+
+
 @pytest.mark.slow
 def test_a_real_smoke_run(tmp_path):
     """The real `bench study` and `bench score` on a tiny workload (about 20 s)."""
@@ -322,16 +328,12 @@ def test_a_real_smoke_run(tmp_path):
     assert "smoke test" in (tmp_path / "out/self/README.md").read_text()
     # a fresh machine continues from the archive: `bench study` takes its records (training
     # curves emptied) as finished trials and runs none of them again
-    archived = {path.name + path.parent.name + path.parent.parent.parent.name:
-                json.loads(path.read_text())["finished_at"] for path in (tmp_path / "r").rglob(
-                    "trial_*.json")}
+    archived = finished_at(tmp_path / "r")
     (tmp_path / "r").rename(tmp_path / "lost")
     again = CliRunner().invoke(reference.main,
                                [*args, "--records-from", str(tmp_path / "out/self/records.tar.xz")])
     assert again.exit_code == 0, again.output
-    restored = {path.name + path.parent.name + path.parent.parent.parent.name:
-                json.loads(path.read_text())["finished_at"] for path in (tmp_path / "r").rglob(
-                    "trial_*.json")}
+    restored = finished_at(tmp_path / "r")
     assert restored == archived and len(restored) == 4
 
 
