@@ -282,6 +282,8 @@ def test_no_score_runs_the_trials_and_stops(fake, tmp_path):
     assert result.exit_code == 0, result.output
     assert calls == [["study", "-s", "nadamw"], ["study", "-s", "sgd_nesterov"]]
     assert not (tmp_path / "out").exists()
+    said = " ".join(result.output.split())
+    assert "scored later" in said and "leaderboards to" not in said
 
 
 def test_a_failed_study_stops_the_scoring_not_the_others(fake, monkeypatch):

@@ -438,8 +438,9 @@ def main(rulesets, submissions, workloads, studies, trials, seed_offset, results
                           *(arg for arg in sys.argv[1:] if arg != "--interim")])
     done = sum(step.finished(results_dir) for step in steps)
     planned = sum(step.planned for step in steps)
+    scored = "scored later" if no_score else f"leaderboards to {out}"
     console.print(f"{len(steps)} studies to run ({planned} trials, {done} already recorded in "
-                  f"{results_dir}); leaderboards to {out}")
+                  f"{results_dir}); {scored}")
     commands = [shown([*bench, *study_args(step, results_dir, rules, passed)], bench)
                 for step in steps]
     if dry_run:
