@@ -339,15 +339,17 @@ def test_a_real_smoke_run(tmp_path):
     assert restored == archived and len(restored) == 4
 
 
-def sitting_calls(tmp_path, *args):
-    """The run.py calls of scripts/reference/sitting.sh, with a stand-in Python that notes them."""
+def sitting_calls(tmp_path, *args, out=None):
+    """The run.py calls of scripts/reference/sitting.sh, with a stand-in Python that notes them;
+    `out` stands for results/reference."""
     fake = tmp_path / "python"
     fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "calls"}\n')
     fake.chmod(0o755)
     import subprocess
 
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "HOME": str(tmp_path)}
     done = subprocess.run(["bash", str(ROOT / "scripts/reference/sitting.sh"), *args],
-                          env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "HOME": str(tmp_path)},
+                          env=env | ({"REFERENCE_OUT": str(out)} if out else {}),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
@@ -386,3 +388,25 @@ def test_saving_a_sitting_scores_the_boards_that_have_records(tmp_path):
     assert len(calls) == 1 and "--interim" in calls[0]
     assert value(calls[0], "--seed-offset") == "1000000"
     assert value(calls[0], "--out") == "results/reference/interim-b"
+
+
+def test_the_final_sitting_goes_on_then_places_the_boards_and_their_figures(tmp_path):
+    from bench import registry
+
+    out = tmp_path / "reference"
+    for old in ("interim/self", "interim-b/self", "self-b", "self"):
+        (out / old).mkdir(parents=True)
+    calls = sitting_calls(tmp_path, "--final", str(tmp_path / "root"), out=out)
+    sitting, final = calls[:-6], calls[-6:]
+    assert len(sitting) == 2 * len(registry.submission_names()) + 1
+    assert all("--no-score" in call for call in sitting)
+    scoring, stability, fidelity = final[:3], final[3], final[4:]
+    assert [(value(call, "--ruleset"), value(call, "--seed-offset"), value(call, "--out"))
+            for call in scoring] == [("self", None, str(out)), ("external", None, str(out)),
+                                     ("self", "1000000", str(out / "second-run"))]
+    assert not any("--interim" in call or "--no-score" in call for call in scoring)
+    assert stability[:3] == ["benchmarks/ranking_stability.py", str(out / "self/leaderboard.json"),
+                             str(out / "second-run/self/leaderboard.json")]
+    assert [call[1] for call in fidelity] == [str(out / "self/leaderboard.json"),
+                                              str(out / "external/leaderboard.json")]
+    assert sorted(path.name for path in out.iterdir()) == ["self"]  # the interim boards go

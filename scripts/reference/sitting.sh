@@ -5,6 +5,8 @@
 #   scripts/reference/sitting.sh [RESULTS_ROOT]          # go on with the boards (Ctrl-C stops)
 #   scripts/reference/sitting.sh --save [RESULTS_ROOT]   # before the machine goes: score what
 #                                                        # is recorded, then commit the folders
+#   scripts/reference/sitting.sh --final [RESULTS_ROOT]  # the last sitting: go on, then put the
+#                                                        # complete boards in their final places
 #
 # Going on first unpacks the committed interim records (results/reference/interim/self and
 # /external, results/reference/interim-b/self) into RESULTS_ROOT/{a,ext,b} (default
@@ -17,14 +19,23 @@
 #
 # --save runs scripts/reference/run.py --interim for each board with records: its leaderboard,
 # README.md and records.tar.xz (training curves left out) go to results/reference/interim/ and
-# interim-b/. When a board is complete, run.py without --interim scores it into its final
-# place (results/reference/README.md says which).
+# interim-b/.
+#
+# --final goes on as a sitting does; then run.py without --interim scores each board into its
+# final place (run A: results/reference/self and external; run B: results/reference/second-run/
+# self), running first any trial still missing, so it stops with an error rather than place an
+# incomplete board. Then the stability figure (benchmarks/ranking_stability.py on the two
+# self-tuning leaderboards, results/reference/stability.json) and the fidelity tables
+# (scripts/reference/fidelity.py, results/reference/fidelity_<ruleset>.md); the interim folders
+# and the cpu-v2 boards they replace (self-b/) are removed, to commit with the rest.
+# $REFERENCE_OUT stands for results/reference in all of the above (the tests use it).
 set -eu
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-.venv/bin/python}
 RUN=scripts/reference/run.py
-SAVE=0
-if [ "${1:-}" = "--save" ]; then SAVE=1; shift; fi
+OUT=${REFERENCE_OUT:-results/reference}  # where the boards are committed
+MODE=sitting
+case "${1:-}" in --save) MODE=save; shift ;; --final) MODE=final; shift ;; esac
 ROOT=${1:-$HOME/bench-refrun}
 # Runs A and B put the submissions in this order, the ones of the earlier boards first.
 SUBMISSIONS="adamw lion sgd_nesterov nadamw prodigy schedule_free_adamw nadamw_wsd autolrs cocob
@@ -37,10 +48,10 @@ EXT=(--ruleset external --results-dir "$ROOT/ext")
 has_records() { [ -n "$(find "$1" -name 'trial_*.json' -print -quit 2>/dev/null)" ]; }
 committed() { [ -f "$1" ] && echo --records-from "$1"; }
 
-if [ "$SAVE" = 1 ]; then
-  if has_records "$ROOT/a"; then $PYTHON $RUN "${A[@]}" --out results/reference/interim --interim; fi
-  if has_records "$ROOT/b"; then $PYTHON $RUN "${B[@]}" --out results/reference/interim-b --interim; fi
-  if has_records "$ROOT/ext"; then $PYTHON $RUN "${EXT[@]}" --out results/reference/interim --interim; fi
+if [ "$MODE" = save ]; then
+  if has_records "$ROOT/a"; then $PYTHON $RUN "${A[@]}" --out $OUT/interim --interim; fi
+  if has_records "$ROOT/b"; then $PYTHON $RUN "${B[@]}" --out $OUT/interim-b --interim; fi
+  if has_records "$ROOT/ext"; then $PYTHON $RUN "${EXT[@]}" --out $OUT/interim --interim; fi
   exit 0
 fi
 
@@ -48,9 +59,22 @@ fi
 # shellcheck disable=SC2046 # committed's output is two words or none
 for SUBMISSION in $SUBMISSIONS; do
   $PYTHON $RUN "${A[@]}" -s "$SUBMISSION" --no-score \
-    $(committed results/reference/interim/self/records.tar.xz) || echo "run A of $SUBMISSION failed"
+    $(committed $OUT/interim/self/records.tar.xz) || echo "run A of $SUBMISSION failed"
   $PYTHON $RUN "${B[@]}" -s "$SUBMISSION" --no-score \
-    $(committed results/reference/interim-b/self/records.tar.xz) || echo "run B of $SUBMISSION failed"
+    $(committed $OUT/interim-b/self/records.tar.xz) || echo "run B of $SUBMISSION failed"
 done
 $PYTHON $RUN "${EXT[@]}" --no-score \
-  $(committed results/reference/interim/external/records.tar.xz) || echo "the external board failed"
+  $(committed $OUT/interim/external/records.tar.xz) || echo "the external board failed"
+
+if [ "$MODE" = final ]; then
+  $PYTHON $RUN "${A[@]}" --out $OUT
+  $PYTHON $RUN "${EXT[@]}" --out $OUT
+  $PYTHON $RUN "${B[@]}" --out $OUT/second-run
+  $PYTHON benchmarks/ranking_stability.py $OUT/self/leaderboard.json \
+    $OUT/second-run/self/leaderboard.json --out $OUT/stability.json
+  for RULESET in self external; do
+    $PYTHON scripts/reference/fidelity.py $OUT/$RULESET/leaderboard.json \
+      --out $OUT/fidelity_$RULESET.md
+  done
+  rm -rf $OUT/interim $OUT/interim-b $OUT/self-b
+fi
