@@ -8,10 +8,9 @@ to any of those files, even to a comment, would void every record made so far, a
 would say so until the boards were scored.
 (It happened once: a four-line docstring in workloads/targets/__init__.py, reverted.)
 
-The hashes below are those the boards' records carry. When the boards are committed, this test
-becomes: the committed records (results/reference/*/records.tar.xz) are vouched for by the
-current checkout. Until then, a change that fails it must either be reverted or come with new
-boards.
+The hashes below are those the boards' records carry; the second test checks the committed
+records themselves (interim or final). A change that fails either must be reverted or come with
+new boards.
 """
 
 import json
@@ -42,25 +41,28 @@ def test_the_workload_is_defined_as_when_the_boards_began(name):
         "would be refused as stale (see this test's docstring)")
 
 
-INTERIM = Path(__file__).resolve().parents[1] / "results" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 
 
-def interim_records() -> list[dict]:
-    """Every record of the committed interim boards (results/reference/interim*/)."""
+def board_records() -> list[dict]:
+    """Every cpu-v3 record of the committed boards under results/reference/: the interim ones
+    while the boards are in progress (interim*/), the final ones after (`sitting.sh --final`).
+    The cpu-v2 boards they replace are stale, and left out."""
     records = []
-    for archive in sorted(INTERIM.glob("interim*/*/records.tar.xz")):
+    for archive in sorted(REFERENCE.glob("**/records.tar.xz")):
         with tarfile.open(archive) as tar:
             records += [json.load(tar.extractfile(member)) for member in tar.getmembers()
                         if member.isfile()]
-    return records
+    return [record for record in records if record["rules"] == BOARD_RULES]
 
 
-def test_the_committed_interim_records_are_vouched_for_and_their_code_is_unchanged():
+def test_the_committed_board_records_are_vouched_for_and_their_code_is_unchanged():
     """A sitting goes on from the committed records (scripts/reference/sitting.sh): they must
     still be scored as they are, and their submissions' code must be the code the next sitting
-    runs, or a board would mix two versions of a method."""
-    records = interim_records()
-    assert records, f"no records under {INTERIM}/interim*/: the boards in progress are committed"
+    runs, or a board would mix two versions of a method. Once the boards are final, the same
+    holds for them: a change to a workload or a submission makes them stale."""
+    records = board_records()
+    assert records, f"no {BOARD_RULES} records under {REFERENCE}: the boards are committed"
     vouched = trust.vouch(records)
     assert not vouched.refused and not vouched.stale, [str(r) for r in vouched.refused]
     changed = sorted({record["submission"] for record in records
