@@ -49,9 +49,9 @@ has_records() { [ -n "$(find "$1" -name 'trial_*.json' -print -quit 2>/dev/null)
 committed() { [ -f "$1" ] && echo --records-from "$1"; }
 
 if [ "$MODE" = save ]; then
-  if has_records "$ROOT/a"; then $PYTHON $RUN "${A[@]}" --out $OUT/interim --interim; fi
-  if has_records "$ROOT/b"; then $PYTHON $RUN "${B[@]}" --out $OUT/interim-b --interim; fi
-  if has_records "$ROOT/ext"; then $PYTHON $RUN "${EXT[@]}" --out $OUT/interim --interim; fi
+  if has_records "$ROOT/a"; then $PYTHON $RUN "${A[@]}" --out "$OUT/interim" --interim; fi
+  if has_records "$ROOT/b"; then $PYTHON $RUN "${B[@]}" --out "$OUT/interim-b" --interim; fi
+  if has_records "$ROOT/ext"; then $PYTHON $RUN "${EXT[@]}" --out "$OUT/interim" --interim; fi
   exit 0
 fi
 
@@ -59,22 +59,22 @@ fi
 # shellcheck disable=SC2046 # committed's output is two words or none
 for SUBMISSION in $SUBMISSIONS; do
   $PYTHON $RUN "${A[@]}" -s "$SUBMISSION" --no-score \
-    $(committed $OUT/interim/self/records.tar.xz) || echo "run A of $SUBMISSION failed"
+    $(committed "$OUT/interim/self/records.tar.xz") || echo "run A of $SUBMISSION failed"
   $PYTHON $RUN "${B[@]}" -s "$SUBMISSION" --no-score \
-    $(committed $OUT/interim-b/self/records.tar.xz) || echo "run B of $SUBMISSION failed"
+    $(committed "$OUT/interim-b/self/records.tar.xz") || echo "run B of $SUBMISSION failed"
 done
 $PYTHON $RUN "${EXT[@]}" --no-score \
-  $(committed $OUT/interim/external/records.tar.xz) || echo "the external board failed"
+  $(committed "$OUT/interim/external/records.tar.xz") || echo "the external board failed"
 
 if [ "$MODE" = final ]; then
-  $PYTHON $RUN "${A[@]}" --out $OUT
-  $PYTHON $RUN "${EXT[@]}" --out $OUT
-  $PYTHON $RUN "${B[@]}" --out $OUT/second-run
-  $PYTHON benchmarks/ranking_stability.py $OUT/self/leaderboard.json \
-    $OUT/second-run/self/leaderboard.json --out $OUT/stability.json
+  $PYTHON $RUN "${A[@]}" --out "$OUT"
+  $PYTHON $RUN "${EXT[@]}" --out "$OUT"
+  $PYTHON $RUN "${B[@]}" --out "$OUT/second-run"
+  $PYTHON benchmarks/ranking_stability.py "$OUT/self/leaderboard.json" \
+    "$OUT/second-run/self/leaderboard.json" --out "$OUT/stability.json"
   for RULESET in self external; do
-    $PYTHON scripts/reference/fidelity.py $OUT/$RULESET/leaderboard.json \
-      --out $OUT/fidelity_$RULESET.md
+    $PYTHON scripts/reference/fidelity.py "$OUT/$RULESET/leaderboard.json" \
+      --out "$OUT/fidelity_$RULESET.md"
   done
-  rm -rf $OUT/interim $OUT/interim-b $OUT/self-b
+  rm -rf "$OUT/interim" "$OUT/interim-b" "$OUT/self-b"
 fi
