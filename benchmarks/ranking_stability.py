@@ -27,10 +27,12 @@ and the share of pairs at or over the bar). A rough stand-in for a second run: a
 some of the few studies and never sees a value outside them.
 
 `--complete-only` scores only the submissions with a record in every (workload, study) cell of
-their run: boards in progress (scripts/reference/sitting.sh), whose last submission is partial
-and would otherwise be scored on what it has run (an unrun workload a miss, an unrun study
-nothing at all). Over fewer submissions the performance
-profile differs from the whole board's: an interim figure, not the bar's.
+both runs: boards in progress (scripts/reference/sitting.sh), whose last submissions are partial
+and would otherwise be scored on what they have run (an unrun workload a miss, an unrun study
+nothing at all). Both runs are scored over the same submissions, those finished in each: a
+submission finished in one run alone would set the best times of that run's performance profile
+and not the other's, and the two would differ for that reason alone. Over fewer submissions the
+performance profile differs from the whole board's: an interim figure, not the bar's.
 """
 
 from __future__ import annotations
@@ -56,11 +58,12 @@ class BadInput(Exception):
 
 
 def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                study: int | None = None, allow_stale: bool = False, complete_only: bool = False,
+                study: int | None = None, allow_stale: bool = False,
+                only: set[str] | None = None,
                 ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """(scores, bootstrap intervals) of one run: a results directory (only its study `study`
-    when given; records measured on other definitions only with `allow_stale`), or a
-    leaderboard.json."""
+    when given; only the submissions in `only` when given; records measured on other
+    definitions only with `allow_stale`), or a leaderboard.json."""
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     if path.is_file():
@@ -68,8 +71,16 @@ def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, boots
             raise BadInput(f"{path}: a study can only be picked from a results directory")
         return scores_from_json(path)
     board = score_directory(path, ruleset, rules, measure, bootstrap, study, allow_stale,
-                            complete_only)
+                            only=only)
     return dict(board.scores), {name: tuple(v) for name, v in board.intervals.items()}
+
+
+def finished_in_both(runs: list[tuple[Path, int | None]]) -> set[str] | None:
+    """The submissions finished (`complete_submissions`) in every run that is a results
+    directory (None when neither is one: a leaderboard.json is scored as it was written)."""
+    finished = [{record.submission for record in complete_submissions(read_records(path, study))}
+                for path, study in runs if path.is_dir()]
+    return set.intersection(*finished) if finished else None
 
 
 def complete_submissions(records: list) -> list:
@@ -82,30 +93,43 @@ def complete_submissions(records: list) -> list:
     return [record for record in records if held[record.submission] == cells]
 
 
-def score_directory(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                    study: int | None = None, allow_stale: bool = False,
-                    complete_only: bool = False):
-    """The leaderboard (`bench.scoring.Leaderboard`) of a results directory's vouched records
-    (with `complete_only`, of its finished submissions alone)."""
-    from bench import scoring, trust
+def read_records(path: Path, study: int | None = None) -> list:
+    """The trial records of a results directory (of study `study` alone when given)."""
     from bench.trial.record import RecordError, load_records
 
     if not path.is_dir():
         raise BadInput(f"{path} is not a results directory")
     try:
         records, _ = load_records([path])
-        if study is not None:
-            records = [record for record in records if record.study == study]
-            if not records:
-                raise BadInput(f"{path} has no records of study {study}")
-        if complete_only:
-            records = complete_submissions(records)
+    except RecordError as error:
+        raise BadInput(f"{path}: {error}") from None
+    if study is not None:
+        records = [record for record in records if record.study == study]
+        if not records:
+            raise BadInput(f"{path} has no records of study {study}")
+    return records
+
+
+def score_directory(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
+                    study: int | None = None, allow_stale: bool = False,
+                    complete_only: bool = False, only: set[str] | None = None):
+    """The leaderboard (`bench.scoring.Leaderboard`) of a results directory's vouched records
+    (with `complete_only`, of its finished submissions alone; with `only`, of those
+    submissions alone)."""
+    from bench import scoring, trust
+
+    records = read_records(path, study)
+    if complete_only:
+        records = complete_submissions(records)
+    if only is not None:
+        records = [record for record in records if record.submission in only]
+    try:
         vouched = trust.vouch(records, allow_stale=allow_stale)
         for refusal in vouched.refused:  # as `bench score` does: not scored, said on stderr
             print(f"{path}: refused {refusal}", file=sys.stderr)
         board = scoring.score(vouched.accepted, ruleset=ruleset, rules=rules, measure=measure,
                               bootstrap_samples=bootstrap)
-    except (RecordError, scoring.ScoringError) as error:
+    except scoring.ScoringError as error:
         raise BadInput(f"{path}: {error}") from None
     return board
 
@@ -231,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                              "--allow-stale): runs made before a change to a workload's code")
     parser.add_argument("--complete-only", action="store_true",
                         help="score only the submissions with a record in every (workload, "
-                             "study) cell of their run: boards in progress")
+                             "study) cell of both runs: boards in progress")
     args = parser.parse_args(argv)
     console = Console()
     if (args.resample is None) == (args.second is None):
@@ -241,17 +265,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--resample takes a positive number of pairs, and no --first-study or "
                          "--second-study (it resamples every study of FIRST)")
         return main_resample(args, console)
+    picked = [(args.first, args.first_study), (args.second, args.second_study)]
     try:
+        only = finished_in_both(picked) if args.complete_only else None
         loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study,
-                              args.allow_stale, args.complete_only)
-                  for path, study in ((args.first, args.first_study),
-                                      (args.second, args.second_study))]
+                              args.allow_stale, only)
+                  for path, study in picked]
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     sources = [str(path) if study is None else f"{path} (study {study})"
-               for path, study in ((args.first, args.first_study),
-                                   (args.second, args.second_study))]
+               for path, study in picked]
     runs = [{"source": source, "scores": scores, "intervals": intervals}
             for source, (scores, intervals) in zip(sources, loaded)]
     comparison = ranking.compare(loaded[0][0], loaded[1][0], loaded[0][1], loaded[1][1])

@@ -140,6 +140,28 @@ def test_boards_in_progress_are_compared_over_their_finished_submissions(tmp_pat
     assert sorted(report["runs"][0]["scores"]) == ["a", "b"] and report["common"] == ["a", "b"]
 
 
+def test_boards_in_progress_are_scored_over_the_submissions_finished_in_both(tmp_path):
+    """c has finished (3 studies) in the first run and run one study of the second. Kept in
+    the first run alone, its 0.5 s would set that run's best time and a (1 s, twice it) would
+    score below 1 there and 1 in the second. Scored over a and b alone in both runs, a is the
+    best of each and scores 1.0 in both."""
+    from tests.record_factory import real_record, variant, write_all
+
+    seed = real_record(tmp_path)
+    for run, studies in (("first", {"a": 3, "b": 3, "c": 3}), ("second", {"a": 3, "b": 3, "c": 1})):
+        write_all(tmp_path / run, [
+            variant(seed, submission=name, workload="tiny", study=study, trial=0,
+                    time={"a": 1.0, "b": 2.0, "c": 0.5}[name], ruleset="self")
+            for name, count in studies.items() for study in range(count)])
+    out = tmp_path / "stability.json"
+    argv = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(out),
+            "--bootstrap", "20", "--complete-only"]
+    assert stability.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [sorted(run["scores"]) for run in report["runs"]] == [["a", "b"], ["a", "b"]]
+    assert report["runs"][0]["scores"]["a"] == report["runs"][1]["scores"]["a"] == 1.0
+
+
 def test_stability_script_sets_two_studies_of_one_run_side_by_side(tmp_path, capsys):
     """One run, two studies: a 1 s, b 2 s, c 3 s in study 0; b and c trade places in study 1.
     Scored study against study: tau = (2 - 1) / 3, as between two runs above; a study with no
