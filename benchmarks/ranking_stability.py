@@ -57,30 +57,40 @@ class BadInput(Exception):
     """Input that cannot be read or scored; the message says which and why."""
 
 
-def load_scores(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                study: int | None = None, allow_stale: bool = False,
-                only: set[str] | None = None,
-                ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """(scores, bootstrap intervals) of one run: a results directory (only its study `study`
-    when given; only the submissions in `only` when given; records measured on other
-    definitions only with `allow_stale`), or a leaderboard.json."""
+def read_run(path: Path, study: int | None = None) -> list | None:
+    """The trial records of one run given as a results directory (only its study `study` when
+    given), or None for a leaderboard.json, which is scored as it was written."""
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     if path.is_file():
         if study is not None:
             raise BadInput(f"{path}: a study can only be picked from a results directory")
+        return None
+    return read_records(path, study)
+
+
+def run_scores(path: Path, records: list | None, ruleset: str, rules: str | None, measure: str,
+               bootstrap: int, allow_stale: bool = False,
+               ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """(scores, bootstrap intervals) of one run: its `records` (`read_run`) scored, records
+    measured on other definitions only with `allow_stale`; without records, its
+    leaderboard.json."""
+    if records is None:
         return scores_from_json(path)
-    board = score_directory(path, ruleset, rules, measure, bootstrap, study, allow_stale,
-                            only=only)
+    board = score_records(path, records, ruleset, rules, measure, bootstrap, allow_stale)
     return dict(board.scores), {name: tuple(v) for name, v in board.intervals.items()}
 
 
-def finished_in_both(runs: list[tuple[Path, int | None]]) -> set[str] | None:
-    """The submissions finished (`complete_submissions`) in every run that is a results
-    directory (None when neither is one: a leaderboard.json is scored as it was written)."""
-    finished = [{record.submission for record in complete_submissions(read_records(path, study))}
-                for path, study in runs if path.is_dir()]
-    return set.intersection(*finished) if finished else None
+def finished_in_every_run(runs: list[list | None]) -> list[list | None]:
+    """Each run's records (`read_run`) of the submissions finished (`complete_submissions`) in
+    every run that has records; a leaderboard.json (None) stays as it is."""
+    finished = [{record.submission for record in complete_submissions(records)}
+                for records in runs if records is not None]
+    if not finished:
+        return runs
+    kept = set.intersection(*finished)
+    return [None if records is None else [r for r in records if r.submission in kept]
+            for records in runs]
 
 
 def complete_submissions(records: list) -> list:
@@ -110,28 +120,20 @@ def read_records(path: Path, study: int | None = None) -> list:
     return records
 
 
-def score_directory(path: Path, ruleset: str, rules: str | None, measure: str, bootstrap: int,
-                    study: int | None = None, allow_stale: bool = False,
-                    complete_only: bool = False, only: set[str] | None = None):
-    """The leaderboard (`bench.scoring.Leaderboard`) of a results directory's vouched records
-    (with `complete_only`, of its finished submissions alone; with `only`, of those
-    submissions alone)."""
+def score_records(path: Path, records: list, ruleset: str, rules: str | None, measure: str,
+                  bootstrap: int, allow_stale: bool = False):
+    """The leaderboard (`bench.scoring.Leaderboard`) of the vouched ones of `records`, read
+    from the results directory `path`."""
     from bench import scoring, trust
 
-    records = read_records(path, study)
-    if complete_only:
-        records = complete_submissions(records)
-    if only is not None:
-        records = [record for record in records if record.submission in only]
     try:
         vouched = trust.vouch(records, allow_stale=allow_stale)
         for refusal in vouched.refused:  # as `bench score` does: not scored, said on stderr
             print(f"{path}: refused {refusal}", file=sys.stderr)
-        board = scoring.score(vouched.accepted, ruleset=ruleset, rules=rules, measure=measure,
-                              bootstrap_samples=bootstrap)
+        return scoring.score(vouched.accepted, ruleset=ruleset, rules=rules, measure=measure,
+                             bootstrap_samples=bootstrap)
     except scoring.ScoringError as error:
         raise BadInput(f"{path}: {error}") from None
-    return board
 
 
 def resampled_taus(board, draws: int, seed: int = 0) -> list[float]:
@@ -219,8 +221,11 @@ def print_report(console: Console, comparison: ranking.Comparison, runs: list[di
 def main_resample(args, console: Console) -> int:
     """`--resample N`: how far two boards resampled from FIRST's studies agree."""
     try:
-        board = score_directory(args.first, args.ruleset, args.rules, args.measure, 0, None,
-                                args.allow_stale, args.complete_only)
+        records = read_records(args.first)
+        if args.complete_only:
+            records = complete_submissions(records)
+        board = score_records(args.first, records, args.ruleset, args.rules, args.measure, 0,
+                              args.allow_stale)
         report = resample_report(args.first, resampled_taus(board, args.resample))
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
@@ -267,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         return main_resample(args, console)
     picked = [(args.first, args.first_study), (args.second, args.second_study)]
     try:
-        only = finished_in_both(picked) if args.complete_only else None
-        loaded = [load_scores(path, args.ruleset, args.rules, args.measure, args.bootstrap, study,
-                              args.allow_stale, only)
-                  for path, study in picked]
+        runs = [read_run(path, study) for path, study in picked]
+        if args.complete_only:
+            runs = finished_in_every_run(runs)
+        loaded = [run_scores(path, records, args.ruleset, args.rules, args.measure,
+                             args.bootstrap, args.allow_stale)
+                  for (path, _), records in zip(picked, runs)]
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

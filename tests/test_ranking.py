@@ -119,17 +119,23 @@ def test_stability_script_scores_two_results_directories(tmp_path):
     assert report["runs"][0]["scores"]["a"] == 1.0
 
 
-def test_boards_in_progress_are_compared_over_their_finished_submissions(tmp_path):
-    """c has run study 0 alone in the first run (a board in progress): scored on that one
-    study, its 0.5 s makes it first; with --complete-only it is left out of that run."""
+def write_boards_in_progress(tmp_path, **studies_by_run):
+    """Self-tuning records of submissions a (1 s), b (2 s) and c (0.5 s) on one workload, in
+    results directories tmp_path/<run>: each submission in its studies 0 .. count - 1."""
     from tests.record_factory import real_record, variant, write_all
 
     seed = real_record(tmp_path)
-    for run, studies in (("first", {"a": 3, "b": 3, "c": 1}), ("second", {"a": 3, "b": 3})):
+    for run, studies in studies_by_run.items():
         write_all(tmp_path / run, [
             variant(seed, submission=name, workload="tiny", study=study, trial=0,
                     time={"a": 1.0, "b": 2.0, "c": 0.5}[name], ruleset="self")
             for name, count in studies.items() for study in range(count)])
+
+
+def test_boards_in_progress_are_compared_over_their_finished_submissions(tmp_path):
+    """c has run study 0 alone in the first run (a board in progress): scored on that one
+    study, its 0.5 s makes it first; with --complete-only it is left out of that run."""
+    write_boards_in_progress(tmp_path, first={"a": 3, "b": 3, "c": 1}, second={"a": 3, "b": 3})
     out = tmp_path / "stability.json"
     argv = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(out),
             "--bootstrap", "20"]
@@ -145,14 +151,8 @@ def test_boards_in_progress_are_scored_over_the_submissions_finished_in_both(tmp
     the first run alone, its 0.5 s would set that run's best time and a (1 s, twice it) would
     score below 1 there and 1 in the second. Scored over a and b alone in both runs, a is the
     best of each and scores 1.0 in both."""
-    from tests.record_factory import real_record, variant, write_all
-
-    seed = real_record(tmp_path)
-    for run, studies in (("first", {"a": 3, "b": 3, "c": 3}), ("second", {"a": 3, "b": 3, "c": 1})):
-        write_all(tmp_path / run, [
-            variant(seed, submission=name, workload="tiny", study=study, trial=0,
-                    time={"a": 1.0, "b": 2.0, "c": 0.5}[name], ruleset="self")
-            for name, count in studies.items() for study in range(count)])
+    write_boards_in_progress(tmp_path, first={"a": 3, "b": 3, "c": 3},
+                             second={"a": 3, "b": 3, "c": 1})
     out = tmp_path / "stability.json"
     argv = [str(tmp_path / "first"), str(tmp_path / "second"), "--out", str(out),
             "--bootstrap", "20", "--complete-only"]
