@@ -1,10 +1,16 @@
 """Interrupted trials resume from their checkpoint; same seed, same steps-to-target."""
 
+import gc
+import os
+import signal
+import sys
+import time
+
 import numpy as np
 import pytest
 
 from bench import api
-from bench.trial import checkpoint
+from bench.trial import checkpoint, interrupt
 from bench.protocol import ProtocolSettings
 from bench.trial.loop import TrialInterrupted
 from bench.submission import load_submission
@@ -53,6 +59,43 @@ def test_interrupted_trial_resumes_with_its_clock(tmp_path, sgd_path):
     np.testing.assert_allclose(record["train_curve"]["loss"], reference["train_curve"]["loss"],
                                rtol=1e-6)
     assert record["submission_time"] > meta["submission_time"]
+
+
+def stop_swallowed_at(step):
+    """SIGTERM to this process from inside a garbage-collection callback at `step`: the
+    handler's KeyboardInterrupt is raised there, printed as ignored and dropped."""
+    def send(phase, info):
+        gc.callbacks.remove(send)
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.time() + 5
+        while not interrupt.stop_requested() and time.time() < deadline:
+            pass  # the handler runs here, inside the callback
+
+    def on_progress(snapshot):
+        if snapshot.event == "eval" and snapshot.step == step:
+            gc.callbacks.append(send)
+            gc.collect()
+    return on_progress
+
+
+def test_a_stop_whose_interrupt_was_swallowed_still_checkpoints_and_stops(tmp_path, sgd_path,
+                                                                         monkeypatch):
+    swallowed = []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    interrupt.stop_on_signals()
+    try:
+        with pytest.raises(TrialInterrupted):
+            run(tmp_path, sgd_path, on_progress=stop_swallowed_at(10))
+        assert interrupt.stop_requested()
+        assert [type(each.exc_value) for each in swallowed] == [KeyboardInterrupt]
+    finally:
+        interrupt.forget_stop_request()
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+    record_path = tmp_path / "single" / "sgd" / "tiny" / "study_0" / "trial_0.json"
+    assert not record_path.exists()
+    assert 10 <= checkpoint.read_meta(checkpoint.checkpoint_path(record_path))["step"] < 20
 
 
 def test_checkpoint_of_other_hparams_is_set_aside_not_recorded_as_an_error(tmp_path, sgd_path):

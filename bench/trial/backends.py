@@ -45,6 +45,7 @@ from typing import Any
 
 from bench import registry, rules, speed, tamper
 from bench.protocol import Outcome, ProtocolSettings
+from bench.trial import interrupt
 from bench.trial.execute import (
     RunOutcome, TrialBusyError, TrialConflictError, check_results_dir, execute, finished_outcome,
     trial_lock,
@@ -134,7 +135,7 @@ def run_in_child(workload_ref: str, submission_path: str, submission_name: str, 
     if parent_pid is not None:
         os.setsid()
         stop_with_parent(parent_pid)
-    interrupt_once()
+    interrupt.stop_on_signals()
     if compile_cache:  # share the parent's compilation cache
         from bench.environment import enable_compilation_cache
 
@@ -179,20 +180,6 @@ def reference_before_import(workload, kwargs: dict):
         return None
     workload.load(kwargs.get("data_dir"))  # idempotent; the trial's copy shares the data
     return speed.start(workload)
-
-
-def interrupt_once() -> None:
-    """SIGTERM and SIGINT raise KeyboardInterrupt once; later ones are ignored, so that a second
-    signal cannot break the checkpoint the first one is saving."""
-    state = {"interrupted": False}
-
-    def handler(signum, frame):
-        if not state["interrupted"]:
-            state["interrupted"] = True
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 def stop_with_parent(parent_pid: int) -> None:

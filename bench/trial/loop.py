@@ -43,6 +43,7 @@ from bench.protocol import Outcome, ProtocolSettings, SubmissionClock
 from bench.rules import with_rules
 from bench.submission import Submission
 from bench.trial import checkpoint as ckpt
+from bench.trial import interrupt
 from bench.trial.files import HarnessError
 from bench.trial.record import TrialResult
 from bench.workload import Workload
@@ -680,6 +681,7 @@ class TrainingLoop:
         """Chunks of steps until a stop; checkpoints and progress between chunks."""
         last_checkpoint = last_notify = self.wall_at_start = self.timer()
         while True:
+            interrupt.raise_if_stop_requested()  # a stop whose own exception was swallowed
             span, dispatched = self.run_chunk()
             self.pace_reference()
             if self.decide():
