@@ -11,6 +11,10 @@ wrote) beside those of the same tuning ruleset:
   either side gives no verdict);
 - against a finding that puts it below another submission (`below`), it agrees when its cpu-tier
   score is strictly lower than that submission's;
+- with the cpu tier's bootstrap intervals (a leaderboard.json's `intervals`), a pair whose
+  intervals overlap is a tie within the cpu tier's noise, not an order: it is set aside from the
+  verdict and named as such (`unresolved`); a verdict all of whose pairs are ties says neither
+  yes nor no (`agrees` is None);
 - `kendall_taus`: Kendall's tau-b (`bench.ranking.kendall_tau`) between the cpu-tier scores and
   each published leaderboard's, over the submissions present in both.
 
@@ -29,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 from bench import ranking
+from bench.ranking import Interval
 
 OTHER_POINT_MARK = "†"
 
@@ -76,9 +81,10 @@ class Published:
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     source: str
-    agrees: bool
-    against: tuple[str, ...]  # the other submissions of the comparison (those out of order if not)
+    agrees: bool | None  # None: every pair is a tie within the cpu tier's intervals
+    against: tuple[str, ...]  # the others the cpu tier orders (those out of order if not)
     other_point: bool = False
+    unresolved: tuple[str, ...] = ()  # others whose cpu-tier intervals overlap this one's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +124,8 @@ def citation(source: Mapping) -> str:
 
 
 def score_verdict(name: str, source: str, board: Mapping[str, float],
-                  entries: Sequence[PublishedScore], ruleset: str) -> Verdict | None:
+                  entries: Sequence[PublishedScore], ruleset: str,
+                  intervals: Mapping[str, Interval] | None = None) -> Verdict | None:
     """How the cpu tier orders `name` against the other published entries of `source`."""
     mine = next((e for e in entries if e.submission == name and e.source == source), None)
     if mine is None or name not in board:
@@ -128,24 +135,49 @@ def score_verdict(name: str, source: str, board: Mapping[str, float],
               and board[e.submission] != board[name]]
     if not others:
         return None
-    wrong = tuple(e.submission for e in others
-                  if (mine.score > e.score) != (board[name] > board[e.submission]))
     points = [e.point for e in [mine, *others]]
     other_point = ruleset == "self" and any(point not in (None, "default") for point in points)
-    return Verdict(source, not wrong, wrong or tuple(e.submission for e in others), other_point)
+    out_of_order = {e.submission for e in others
+                    if (mine.score > e.score) != (board[name] > board[e.submission])}
+    return ordered_verdict(source, name, [e.submission for e in others], out_of_order,
+                           other_point, intervals)
 
 
-def finding_verdict(finding: Finding, board: Mapping[str, float]) -> Verdict | None:
+def finding_verdict(finding: Finding, board: Mapping[str, float],
+                    intervals: Mapping[str, Interval] | None = None) -> Verdict | None:
     """Whether the cpu tier puts the finding's submission strictly below its `below`."""
     name, below = finding.submission, finding.below
     if below is None or name not in board or below not in board or board[name] == board[below]:
         return None
-    return Verdict(finding.source, board[name] < board[below], (below,),
-                   finding.point != "default")
+    out_of_order = set() if board[name] < board[below] else {below}
+    return ordered_verdict(finding.source, name, [below], out_of_order,
+                           finding.point != "default", intervals)
 
 
-def fidelity_rows(board: Mapping[str, float], ruleset: str, published: Published) -> list[Row]:
-    """One row per submission on the board (best first), then published ones it lacks."""
+def ordered_verdict(source: str, name: str, others: Sequence[str], out_of_order: set[str],
+                    other_point: bool, intervals: Mapping[str, Interval] | None) -> Verdict:
+    """The verdict on `name` against `others`, setting aside the pairs the intervals tie."""
+    tied = tuple(o for o in others
+                 if intervals is not None and not cpu_tier_orders(intervals, name, o))
+    ordered = tuple(o for o in others if o not in tied)
+    if not ordered:
+        return Verdict(source, None, (), other_point, tied)
+    wrong = tuple(o for o in ordered if o in out_of_order)
+    return Verdict(source, not wrong, wrong or ordered, other_point, tied)
+
+
+def cpu_tier_orders(intervals: Mapping[str, Interval], a: str, b: str) -> bool:
+    """Whether the cpu tier's intervals set a and b apart (no interval: no tie to call)."""
+    if a not in intervals or b not in intervals:
+        return True
+    return ranking.disjoint(intervals[a], intervals[b])
+
+
+def fidelity_rows(board: Mapping[str, float], ruleset: str, published: Published,
+                  intervals: Mapping[str, Interval] | None = None) -> list[Row]:
+    """One row per submission on the board (best first), then published ones it lacks.
+
+    `intervals`: the cpu tier's bootstrap interval of each score, to tell ties from orders."""
     scores = [s for s in published.scores if s.ruleset == ruleset]
     findings = [f for f in published.findings if f.ruleset == ruleset]
     ranks = ranking.ranks(board)
@@ -155,8 +187,9 @@ def fidelity_rows(board: Mapping[str, float], ruleset: str, published: Published
     for name in names:
         mine = {s.source: s for s in scores if s.submission == name}
         my_findings = [f for f in findings if f.submission == name]
-        verdicts = [score_verdict(name, source, board, scores, ruleset) for source in mine]
-        verdicts += [finding_verdict(finding, board) for finding in my_findings]
+        verdicts = [score_verdict(name, source, board, scores, ruleset, intervals)
+                    for source in mine]
+        verdicts += [finding_verdict(finding, board, intervals) for finding in my_findings]
         rows.append(Row(name, board.get(name), ranks.get(name), mine, my_findings,
                         [v for v in verdicts if v is not None]))
     return rows
@@ -175,9 +208,10 @@ def kendall_taus(board: Mapping[str, float], ruleset: str,
     return out
 
 
-def markdown(board: Mapping[str, float], ruleset: str, published: Published) -> str:
+def markdown(board: Mapping[str, float], ruleset: str, published: Published,
+             intervals: Mapping[str, Interval] | None = None) -> str:
     """The fidelity table, the Kendall taus, and the sources, as Markdown."""
-    rows = fidelity_rows(board, ruleset, published)
+    rows = fidelity_rows(board, ruleset, published, intervals)
     score_sources = [k for k in published.sources if any(s.source == k for s in published.scores)]
     finding_sources = [k for k in published.sources
                        if any(f.source == k for f in published.findings)]
@@ -185,8 +219,7 @@ def markdown(board: Mapping[str, float], ruleset: str, published: Published) -> 
     heads += [published.sources[k].short for k in score_sources + finding_sources] + ["agree?"]
     lines = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
     for row in rows:
-        cells = [row.submission, "not on the leaderboard" if row.cpu_score is None
-                 else f"{row.cpu_score:.3f} ({row.cpu_rank})"]
+        cells = [row.submission, cpu_cell(row, intervals)]
         cells += [published_cell(row.published.get(k), ruleset) for k in score_sources]
         cells += ["; ".join(f.finding for f in row.findings if f.source == k) or "-"
                   for k in finding_sources]
@@ -200,10 +233,23 @@ def markdown(board: Mapping[str, float], ruleset: str, published: Published) -> 
                      f"{value}.")
     lines += ["", f"{OTHER_POINT_MARK}: the published entry ran another hyperparameter point than "
               "the cpu-tier leaderboard's (its default), so it compares another configuration of "
-              "the same method.", "", "Sources:", ""]
+              "the same method."]
+    if intervals is not None:
+        lines += ["", "cpu-tier scores with their bootstrap intervals; \"tie\": the two "
+                  "submissions' intervals overlap, so the cpu tier does not order them and the "
+                  "pair gives no verdict."]
+    lines += ["", "Sources:", ""]
     lines += [f"- {s.short}: {s.title}; {s.citation}" + (f". {s.note}" if s.note else "")
               for s in published.sources.values()]
     return "\n".join(lines) + "\n"
+
+
+def cpu_cell(row: Row, intervals: Mapping[str, Interval] | None) -> str:
+    if row.cpu_score is None:
+        return "not on the leaderboard"
+    interval = (intervals or {}).get(row.submission)
+    spread = f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+    return f"{row.cpu_score:.3f}{spread} ({row.cpu_rank})"
 
 
 def published_cell(entry: PublishedScore | None, ruleset: str) -> str:
@@ -215,5 +261,10 @@ def published_cell(entry: PublishedScore | None, ruleset: str) -> str:
 
 def verdict_text(verdict: Verdict, published: Published) -> str:
     mark = OTHER_POINT_MARK if verdict.other_point else ""
-    answer = "yes" if verdict.agrees else f"no (vs {', '.join(verdict.against)})"
+    tie = f"tie with {', '.join(verdict.unresolved)}" if verdict.unresolved else ""
+    if verdict.agrees is None:
+        answer = tie
+    else:
+        answer = "yes" if verdict.agrees else f"no (vs {', '.join(verdict.against)})"
+        answer += f"; {tie}" if tie else ""
     return f"{published.sources[verdict.source].short}: {answer}{mark}"

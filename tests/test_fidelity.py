@@ -46,6 +46,30 @@ def test_verdicts_against_a_leaderboard_and_a_finding():
     assert rows["v"].verdicts == [] and rows["v"].published == {}
 
 
+def test_pairs_whose_cpu_tier_intervals_overlap_are_ties_not_verdicts():
+    # x [0.4, 0.6] overlaps y [0.55, 1.0]; z [0.1, 0.3] is apart from both; w [0.3, 0.56]
+    # overlaps y, so the finding "w below y" is a tie, though 0.4 < 1.0 agrees with it.
+    intervals = {"x": (0.4, 0.6), "y": (0.55, 1.0), "z": (0.1, 0.3), "w": (0.3, 0.56)}
+    rows = {row.submission: row
+            for row in fidelity.fidelity_rows(BOARD, "self", PUBLISHED, intervals)}
+    # x: out of order against y without intervals (above); with them that pair is a tie and
+    # the one ordered pair (x above z) agrees.
+    assert rows["x"].verdicts == [fidelity.Verdict("lb", True, ("z",), True, ("y",))]
+    assert rows["y"].verdicts == [fidelity.Verdict("lb", True, ("z",), True, ("x",))]
+    assert rows["z"].verdicts == [fidelity.Verdict("lb", True, ("x", "y"), True, ())]
+    assert rows["w"].verdicts == [fidelity.Verdict("paper", None, (), False, ("y",))]
+    # an interval missing for one of a pair leaves that pair ordered
+    rows = {row.submission: row for row in
+            fidelity.fidelity_rows(BOARD, "self", PUBLISHED, {"x": (0.4, 0.6)})}
+    assert rows["x"].verdicts == [fidelity.Verdict("lb", False, ("y",), other_point=True)]
+    text = fidelity.markdown(BOARD, "self", PUBLISHED, intervals)
+    assert "| x | 0.500 [0.400, 0.600] (2) | 0.9000 (1/3) | a finding with nothing to compare " \
+        "| LB: yes; tie with y† |" in text
+    assert "| w | 0.400 [0.300, 0.560] (3) | - | w is worse than y | Paper: tie with y |" in text
+    assert "| v | 0.300 (4) |" in text  # no interval given for v
+    assert '"tie": the two submissions\' intervals overlap' in text
+
+
 def test_kendall_tau_over_the_submissions_in_both():
     # Pairs over x, y, z: (x,y) discordant, (x,z) (y,z) concordant: tau = (2 - 1) / 3.
     taus = fidelity.kendall_taus(BOARD, "self", PUBLISHED)
@@ -111,6 +135,16 @@ def test_fidelity_script(tmp_path):
     result = CliRunner().invoke(script.main, [str(board), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "| schedule_free_adamw | 0.900 (1) | 0.8542 (1/6)† |" in out.read_text()
+    assert "AlgoPerf v0.5: yes†" in out.read_text()
+    # with the leaderboard's bootstrap intervals, overlapping ones make the pair a tie
+    board.write_text(json.dumps({"ruleset": "self",
+                                 "scores": {"nadamw": 0.6, "schedule_free_adamw": 0.9},
+                                 "intervals": {"nadamw": [0.5, 0.85],
+                                               "schedule_free_adamw": [0.8, 1.0]}}))
+    result = CliRunner().invoke(script.main, [str(board)])
+    assert result.exit_code == 0, result.output
+    assert "| schedule_free_adamw | 0.900 [0.800, 1.000] (1) | 0.8542 (1/6)† |" in result.output
+    assert "AlgoPerf v0.5: tie with nadamw†" in result.output
     assert "Kendall tau-b, cpu tier vs AlgoPerf v0.5 (self), over 2 submissions" in result.output
     board.write_text('{"rows": []}')
     bad = CliRunner().invoke(script.main, [str(board)])

@@ -6,8 +6,9 @@ LEADERBOARD is a leaderboard.json that `bench score` wrote (scripts/reference/ru
 results/reference/<ruleset>/leaderboard.json). Its scores are set beside the published results
 of the same tuning ruleset (bench/data/published/*.toml: AlgoPerf v0.5 and v0.6 leaderboards, the
 learning-rate-free study's findings), with a verdict per submission and Kendall's tau-b over the
-submissions present in both (`bench.fidelity`). Prints the table; `--out` also writes it. Exit
-status 2 on a file it cannot read.
+submissions present in both (`bench.fidelity`). The leaderboard's bootstrap intervals, when it
+has them, tell a tie within the cpu tier's noise from an order. Prints the table; `--out` also
+writes it. Exit status 2 on a file it cannot read.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
 from bench import fidelity  # noqa: E402
 
 
-def read_leaderboard(path: Path) -> tuple[dict[str, float], str]:
-    """(scores, ruleset) of a leaderboard.json."""
+def read_leaderboard(path: Path) -> tuple[dict[str, float], str, dict | None]:
+    """(scores, ruleset, bootstrap intervals or None) of a leaderboard.json."""
     try:
         data = json.loads(path.read_text())
-        return {name: float(score) for name, score in data["scores"].items()}, data["ruleset"]
+        scores = {name: float(score) for name, score in data["scores"].items()}
+        intervals = data.get("intervals")
+        if intervals is not None:
+            intervals = {name: (float(low), float(high))
+                         for name, (low, high) in intervals.items()}
+        return scores, data["ruleset"], intervals
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise click.UsageError(f"{path} is not a leaderboard.json of `bench score`: "
                                f"{error!r}") from None
@@ -40,9 +46,9 @@ def read_leaderboard(path: Path) -> tuple[dict[str, float], str]:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table to this Markdown file.")
 def main(leaderboard, out):
-    scores, ruleset = read_leaderboard(leaderboard)
+    scores, ruleset, intervals = read_leaderboard(leaderboard)
     text = (f"cpu tier: {leaderboard} ({ruleset} ruleset)\n\n"
-            + fidelity.markdown(scores, ruleset, fidelity.load_published()))
+            + fidelity.markdown(scores, ruleset, fidelity.load_published(), intervals))
     click.echo(text, nl=False)
     if out:
         out.write_text(text)
