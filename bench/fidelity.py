@@ -157,8 +157,7 @@ def finding_verdict(finding: Finding, board: Mapping[str, float],
 def ordered_verdict(source: str, name: str, others: Sequence[str], out_of_order: set[str],
                     other_point: bool, intervals: Mapping[str, Interval] | None) -> Verdict:
     """The verdict on `name` against `others`, setting aside the pairs the intervals tie."""
-    tied = tuple(o for o in others
-                 if intervals is not None and not cpu_tier_orders(intervals, name, o))
+    tied = tuple(o for o in others if tie(intervals, name, o))
     ordered = tuple(o for o in others if o not in tied)
     if not ordered:
         return Verdict(source, None, (), other_point, tied)
@@ -166,11 +165,11 @@ def ordered_verdict(source: str, name: str, others: Sequence[str], out_of_order:
     return Verdict(source, not wrong, wrong or ordered, other_point, tied)
 
 
-def cpu_tier_orders(intervals: Mapping[str, Interval], a: str, b: str) -> bool:
-    """Whether the cpu tier's intervals set a and b apart (no interval: no tie to call)."""
-    if a not in intervals or b not in intervals:
-        return True
-    return ranking.disjoint(intervals[a], intervals[b])
+def tie(intervals: Mapping[str, Interval] | None, a: str, b: str) -> bool:
+    """Whether both have a cpu-tier interval and they overlap: the cpu tier does not order them."""
+    if not intervals or a not in intervals or b not in intervals:
+        return False
+    return not ranking.disjoint(intervals[a], intervals[b])
 
 
 def fidelity_rows(board: Mapping[str, float], ruleset: str, published: Published,
@@ -234,7 +233,7 @@ def markdown(board: Mapping[str, float], ruleset: str, published: Published,
     lines += ["", f"{OTHER_POINT_MARK}: the published entry ran another hyperparameter point than "
               "the cpu-tier leaderboard's (its default), so it compares another configuration of "
               "the same method."]
-    if intervals is not None:
+    if intervals:
         lines += ["", "cpu-tier scores with their bootstrap intervals; \"tie\": the two "
                   "submissions' intervals overlap, so the cpu tier does not order them and the "
                   "pair gives no verdict."]

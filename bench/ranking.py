@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 Interval = tuple[float, float]
 
@@ -107,6 +109,27 @@ def compare(first: Mapping[str, float], second: Mapping[str, float],
         tau=kendall_tau(first, second),
         swaps=swapped_pairs(first, second, first_intervals, second_intervals),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranking:
+    """A leaderboard's scores, their bootstrap intervals (empty when it has none), its ruleset."""
+
+    scores: dict[str, float]
+    intervals: dict[str, Interval]
+    ruleset: str | None
+
+
+def read_ranking(path: str | Path) -> Ranking:
+    """The ranking of a leaderboard.json that `bench score` wrote; ValueError when it is not one."""
+    try:
+        data = json.loads(Path(path).read_text())
+        scores = {name: float(value) for name, value in data["scores"].items()}
+        intervals = {name: (float(low), float(high))
+                     for name, (low, high) in (data.get("intervals") or {}).items()}
+        return Ranking(scores, intervals, data.get("ruleset"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path} is not a leaderboard.json with scores: {error!r}") from None
 
 
 def ranks(scores: Mapping[str, float]) -> dict[str, int]:

@@ -160,13 +160,10 @@ def resample_report(path: Path, taus: list[float]) -> dict:
 def scores_from_json(path: Path) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """The scores and intervals of a leaderboard.json written by `bench score`."""
     try:
-        data = json.loads(path.read_text())
-        scores = {name: float(value) for name, value in data["scores"].items()}
-        intervals = {name: (float(low), float(high))
-                     for name, (low, high) in (data.get("intervals") or {}).items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise BadInput(f"{path} is not a leaderboard.json with scores: {error!r}") from None
-    return scores, intervals
+        board = ranking.read_ranking(path)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    return board.scores, board.intervals
 
 
 def comparison_json(comparison: ranking.Comparison, runs: list[dict]) -> dict:

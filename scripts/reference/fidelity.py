@@ -13,7 +13,6 @@ writes it. Exit status 2 on a file it cannot read.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -23,22 +22,19 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
-from bench import fidelity  # noqa: E402
+from bench import fidelity, ranking  # noqa: E402
 
 
-def read_leaderboard(path: Path) -> tuple[dict[str, float], str, dict | None]:
-    """(scores, ruleset, bootstrap intervals or None) of a leaderboard.json."""
+def read_leaderboard(path: Path) -> ranking.Ranking:
+    """The scores, bootstrap intervals and ruleset of a leaderboard.json."""
     try:
-        data = json.loads(path.read_text())
-        scores = {name: float(score) for name, score in data["scores"].items()}
-        intervals = data.get("intervals")
-        if intervals is not None:
-            intervals = {name: (float(low), float(high))
-                         for name, (low, high) in intervals.items()}
-        return scores, data["ruleset"], intervals
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        board = ranking.read_ranking(path)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if board.ruleset is None:
         raise click.UsageError(f"{path} is not a leaderboard.json of `bench score`: "
-                               f"{error!r}") from None
+                               "it names no ruleset")
+    return board
 
 
 @click.command(help=__doc__.split("\n\n")[0])
@@ -46,9 +42,10 @@ def read_leaderboard(path: Path) -> tuple[dict[str, float], str, dict | None]:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table to this Markdown file.")
 def main(leaderboard, out):
-    scores, ruleset, intervals = read_leaderboard(leaderboard)
-    text = (f"cpu tier: {leaderboard} ({ruleset} ruleset)\n\n"
-            + fidelity.markdown(scores, ruleset, fidelity.load_published(), intervals))
+    board = read_leaderboard(leaderboard)
+    text = (f"cpu tier: {leaderboard} ({board.ruleset} ruleset)\n\n"
+            + fidelity.markdown(board.scores, board.ruleset, fidelity.load_published(),
+                                board.intervals))
     click.echo(text, nl=False)
     if out:
         out.write_text(text)
