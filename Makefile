@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test reference reference-sitting reference-save reference-final test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
+.PHONY: run test reference reference-sitting reference-save reference-final-self reference-final test-kill test-slow test-parity test-algoperf-logs test-browser test-slurm bench-perf lint install clean
 
 $(BIN)/bench: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ reference-sitting: install  ## one sitting of the cpu-v3 reference boards, from 
 
 reference-save: install  ## score what the sittings recorded into results/reference/interim*, to commit before the machine goes
 	PYTHON=$(BIN)/python scripts/reference/sitting.sh --save $(ROOT)
+
+reference-final-self: install  ## once both self-tuning runs are complete: place those boards with their stability figure and fidelity table (the external board goes on)
+	PYTHON=$(BIN)/python scripts/reference/sitting.sh --final-self $(ROOT)
 
 reference-final: install  ## the last sitting: go on, then score the complete boards into results/reference with their stability and fidelity figures
 	PYTHON=$(BIN)/python scripts/reference/sitting.sh --final $(ROOT)

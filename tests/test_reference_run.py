@@ -394,19 +394,67 @@ def test_the_final_sitting_goes_on_then_places_the_boards_and_their_figures(tmp_
     from bench import registry
 
     out = tmp_path / "reference"
-    for old in ("interim/self", "interim-b/self", "self-b", "self"):
+    for old in ("interim/self", "interim/external", "interim-b/self", "self-b", "self"):
         (out / old).mkdir(parents=True)
     calls = sitting_calls(tmp_path, "--final", str(tmp_path / "root"), out=out)
     sitting, final = calls[:-6], calls[-6:]
     assert len(sitting) == 2 * len(registry.submission_names()) + 1
     assert all("--no-score" in call for call in sitting)
-    scoring, stability, fidelity = final[:3], final[3], final[4:]
+    self_a, self_b, stability, fidelity_self, external, fidelity_external = final
     assert [(value(call, "--ruleset"), value(call, "--seed-offset"), value(call, "--out"))
-            for call in scoring] == [("self", None, str(out)), ("external", None, str(out)),
-                                     ("self", "1000000", str(out / "second-run"))]
-    assert not any("--interim" in call or "--no-score" in call for call in scoring)
+            for call in (self_a, self_b, external)] == [
+        ("self", None, str(out)), ("self", "1000000", str(out / "second-run")),
+        ("external", None, str(out))]
+    assert not any("--interim" in call or "--no-score" in call
+                   for call in (self_a, self_b, external))
     assert stability[:3] == ["benchmarks/ranking_stability.py", str(out / "self/leaderboard.json"),
                              str(out / "second-run/self/leaderboard.json")]
-    assert [call[1] for call in fidelity] == [str(out / "self/leaderboard.json"),
-                                              str(out / "external/leaderboard.json")]
+    assert [call[1] for call in (fidelity_self, fidelity_external)] == [
+        str(out / "self/leaderboard.json"), str(out / "external/leaderboard.json")]
     assert sorted(path.name for path in out.iterdir()) == ["self"]  # the interim boards go
+
+
+def place_self_tuning_boards(out):
+    """What `sitting.sh --final-self` leaves: the two self-tuning boards in their final places,
+    the external board still interim."""
+    for board in ("self", "second-run/self", "interim/external"):
+        (out / board).mkdir(parents=True)
+        (out / board / "leaderboard.json").write_text("{}")
+
+
+def test_placing_the_self_tuning_boards_leaves_the_external_one_in_progress(tmp_path):
+    out = tmp_path / "reference"
+    for old in ("interim/self", "interim/external", "interim-b/self", "self-b", "self"):
+        (out / old).mkdir(parents=True)
+    (out / "interim/self/records.tar.xz").write_bytes(b"")
+    calls = sitting_calls(tmp_path, "--final-self", str(tmp_path / "root"), out=out)
+    self_a, self_b, stability, fidelity = calls  # no trial of its own, no external board
+    assert [(value(call, "--seed-offset"), value(call, "--out")) for call in (self_a, self_b)] \
+        == [(None, str(out)), ("1000000", str(out / "second-run"))]
+    assert value(self_a, "--records-from") == str(out / "interim/self/records.tar.xz")
+    assert not any("--interim" in call or "--no-score" in call for call in (self_a, self_b))
+    assert stability[0] == "benchmarks/ranking_stability.py"
+    assert value(stability, "--out") == str(out / "stability.json")
+    assert value(fidelity, "--out") == str(out / "fidelity_self.md")
+    assert sorted(str(path.relative_to(out)) for path in out.rglob("*")) \
+        == ["interim", "interim/external", "self"]  # (the stand-in python wrote no board)
+
+
+def test_once_the_self_tuning_boards_are_placed_sittings_go_on_with_the_external_board(tmp_path):
+    out = tmp_path / "reference"
+    place_self_tuning_boards(out)
+    for sub in ("a/self/nadamw/mnist1d/study_0", "b/self/nadamw/mnist1d/study_0",
+                "ext/external/nadamw/mnist1d/study_0"):
+        (tmp_path / "root" / sub).mkdir(parents=True)
+        (tmp_path / "root" / sub / "trial_0.json").write_text("{}")
+    [sitting] = sitting_calls(tmp_path, str(tmp_path / "root"), out=out)
+    assert value(sitting, "--ruleset") == "external"
+    (tmp_path / "calls").unlink()
+    [save] = sitting_calls(tmp_path, "--save", str(tmp_path / "root"), out=out)
+    assert value(save, "--ruleset") == "external" and "--interim" in save
+    (tmp_path / "calls").unlink()
+    assert sitting_calls(tmp_path, "--final-self", str(tmp_path / "root"), out=out) == []
+    final = sitting_calls(tmp_path, "--final", str(tmp_path / "root"), out=out)
+    assert [value(call, "--ruleset") for call in final[:2]] == ["external", "external"]
+    assert "--no-score" in final[0] and "--no-score" not in final[1]
+    assert final[2][0] == "scripts/reference/fidelity.py" and len(final) == 3
