@@ -50,6 +50,7 @@ class Comparison:
     only_second: list[str]
     tau: float  # nan with fewer than 2 common submissions or when a ranking is all ties
     swaps: list[Swap]
+    apart: list[tuple[str, str]]  # common pairs some leaderboard's intervals set apart
 
     @property
     def contradictions(self) -> list[Swap]:
@@ -108,6 +109,8 @@ def compare(first: Mapping[str, float], second: Mapping[str, float],
         only_second=sorted(set(second) - set(first)),
         tau=kendall_tau(first, second),
         swaps=swapped_pairs(first, second, first_intervals, second_intervals),
+        apart=[(a, b) for a, b in itertools.combinations(common, 2)
+               if apart(first_intervals, a, b) or apart(second_intervals, a, b)],
     )
 
 

@@ -34,6 +34,15 @@ def test_one_discordant_pair():
     assert comparison.swaps == [ranking.Swap("b", "c", disjoint_first=True,
                                              disjoint_second=False)]
     assert comparison.contradictions == comparison.swaps
+    assert len(comparison.apart) == 6  # the first run's intervals are all disjoint
+
+
+def test_the_pairs_some_run_sets_apart():
+    # In the second run only (a,b), (a,d) and (c,d) are disjoint: a-c touch at 0.7, b-c at 0.5,
+    # b-d at 0.3.
+    comparison = ranking.compare(FIRST, SECOND, None, SECOND_INTERVALS)
+    assert comparison.apart == [("a", "b"), ("a", "d"), ("c", "d")]
+    assert comparison.contradictions == []  # the one swap, (b, c), is not among them
 
 
 def test_ties_are_neither_concordant_nor_swaps():
@@ -78,8 +87,10 @@ def test_stability_script_on_two_leaderboards(tmp_path, capsys):
     assert report["swaps"] == [{"ahead_in_first": "b", "ahead_in_second": "c",
                                 "disjoint_in_first": True, "disjoint_in_second": False}]
     assert report["contradicted_intervals"] == 1 and report["meets_issue_21_bar"] is False
+    assert (report["pairs"], report["pairs_apart"]) == (6, 6)
     printed = capsys.readouterr().out
     assert "Kendall tau-b over 4 submissions: 0.667" in printed
+    assert "6 of the 6 pairs are set apart by a run's intervals; 1 of them swap" in printed
     assert "2. 0.700 [0.650, 0.750]" in printed  # b in the first run
 
 
