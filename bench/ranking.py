@@ -53,6 +53,11 @@ class Comparison:
     apart: list[tuple[str, str]]  # common pairs some leaderboard's intervals set apart
 
     @property
+    def pairs(self) -> int:
+        """How many pairs the common submissions make."""
+        return len(self.common) * (len(self.common) - 1) // 2
+
+    @property
     def contradictions(self) -> list[Swap]:
         """The swaps of pairs some leaderboard called apart by disjoint intervals."""
         return [swap for swap in self.swaps if swap.contradicts_an_interval]

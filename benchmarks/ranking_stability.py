@@ -178,7 +178,7 @@ def comparison_json(comparison: ranking.Comparison, runs: list[dict]) -> dict:
                    "disjoint_in_first": s.disjoint_first, "disjoint_in_second": s.disjoint_second}
                   for s in comparison.swaps],
         "contradicted_intervals": len(comparison.contradictions),
-        "pairs": len(comparison.common) * (len(comparison.common) - 1) // 2,
+        "pairs": comparison.pairs,
         "pairs_apart": len(comparison.apart),  # set apart by either run's intervals
         "meets_issue_21_bar": (not math.isnan(comparison.tau) and comparison.tau >= TAU_BAR
                                and not comparison.contradictions),
@@ -215,8 +215,7 @@ def print_report(console: Console, comparison: ranking.Comparison, runs: list[di
     console.print(f"Kendall tau-b over {len(comparison.common)} submissions: {tau}; swaps against "
                   f"disjoint intervals: {len(comparison.contradictions)} (bar: tau >= {TAU_BAR}, "
                   "none)")
-    pairs = len(comparison.common) * (len(comparison.common) - 1) // 2
-    console.print(f"{len(comparison.apart)} of the {pairs} pairs are set apart by a run's "
+    console.print(f"{len(comparison.apart)} of the {comparison.pairs} pairs are set apart by a run's "
                   f"intervals; {len(comparison.contradictions)} of them swap order")
 
 

@@ -71,11 +71,9 @@ place_self() {  # the complete self-tuning boards, their stability figure and fi
 }
 
 if [ "$MODE" = save ]; then
-  if ! self_placed && has_records "$ROOT/a"; then
-    $PYTHON $RUN "${A[@]}" --out "$OUT/interim" --interim
-  fi
-  if ! self_placed && has_records "$ROOT/b"; then
-    $PYTHON $RUN "${B[@]}" --out "$OUT/interim-b" --interim
+  if ! self_placed; then
+    if has_records "$ROOT/a"; then $PYTHON $RUN "${A[@]}" --out "$OUT/interim" --interim; fi
+    if has_records "$ROOT/b"; then $PYTHON $RUN "${B[@]}" --out "$OUT/interim-b" --interim; fi
   fi
   if has_records "$ROOT/ext"; then $PYTHON $RUN "${EXT[@]}" --out "$OUT/interim" --interim; fi
   exit 0
