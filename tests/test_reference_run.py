@@ -339,9 +339,10 @@ def test_a_real_smoke_run(tmp_path):
     assert restored == archived and len(restored) == 4
 
 
-def sitting_calls(tmp_path, *args, out=None):
+def sitting_calls(tmp_path, *args, out):
     """The run.py calls of scripts/reference/sitting.sh, with a stand-in Python that notes them;
-    `out` stands for results/reference."""
+    `out` stands for results/reference (never the real one, whose state changes as the boards
+    are made)."""
     fake = tmp_path / "python"
     fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "calls"}\n')
     fake.chmod(0o755)
@@ -349,7 +350,7 @@ def sitting_calls(tmp_path, *args, out=None):
 
     env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "HOME": str(tmp_path)}
     done = subprocess.run(["bash", str(ROOT / "scripts/reference/sitting.sh"), *args],
-                          env=env | ({"REFERENCE_OUT": str(out)} if out else {}),
+                          env=env | {"REFERENCE_OUT": str(out)},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
@@ -363,7 +364,10 @@ def value(call, flag):
 def test_a_sitting_runs_each_submission_in_both_runs_then_the_external_board(tmp_path):
     from bench import registry
 
-    calls = sitting_calls(tmp_path, str(tmp_path / "root"))
+    out = tmp_path / "reference"
+    (out / "interim/self").mkdir(parents=True)
+    (out / "interim/self/records.tar.xz").write_bytes(b"")  # a committed archive of run A
+    calls = sitting_calls(tmp_path, str(tmp_path / "root"), out=out)
     assert all(call[0] == "scripts/reference/run.py" for call in calls)
     self_calls, external = calls[:-1], calls[-1]
     run_a, run_b = self_calls[0::2], self_calls[1::2]
@@ -375,8 +379,9 @@ def test_a_sitting_runs_each_submission_in_both_runs_then_the_external_board(tmp
     assert value(external, "--ruleset") == "external" and value(external, "-s") is None
     for call in calls:  # nothing is scored until --save
         assert "--no-score" in call and "--interim" not in call
-        archive = value(call, "--records-from")
-        assert archive is None or (ROOT / archive).is_file()
+    assert {value(call, "--records-from") for call in run_a} == {
+        str(out / "interim/self/records.tar.xz")}
+    assert {value(call, "--records-from") for call in [*run_b, external]} == {None}
 
 
 def test_saving_a_sitting_scores_the_boards_that_have_records(tmp_path):
@@ -384,10 +389,11 @@ def test_saving_a_sitting_scores_the_boards_that_have_records(tmp_path):
     record.parent.mkdir(parents=True)
     record.write_text("{}")
     (tmp_path / "root/a").mkdir()
-    calls = sitting_calls(tmp_path, "--save", str(tmp_path / "root"))
+    out = tmp_path / "reference"
+    calls = sitting_calls(tmp_path, "--save", str(tmp_path / "root"), out=out)
     assert len(calls) == 1 and "--interim" in calls[0]
     assert value(calls[0], "--seed-offset") == "1000000"
-    assert value(calls[0], "--out") == "results/reference/interim-b"
+    assert value(calls[0], "--out") == str(out / "interim-b")
 
 
 def test_the_final_sitting_goes_on_then_places_the_boards_and_their_figures(tmp_path):
